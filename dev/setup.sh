@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Create .venv and install Kubernaut with its development tools (what `make run` and
+# `make test` need first). As root on Debian/Ubuntu, missing system packages are installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_install() {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "[setup] apt-get install $*"
+        [ -n "${APT_UPDATED:-}" ] || { apt-get update -q; APT_UPDATED=1; }
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+    else
+        echo "[setup] please install these packages first: $*" >&2
+        exit 1
+    fi
+}
+
+command -v python3 >/dev/null || apt_install python3 python3-venv
+if [ ! -x .venv/bin/python ]; then
+    if ! python3 -m venv .venv 2>/dev/null; then
+        rm -rf .venv
+        apt_install python3-venv
+        python3 -m venv .venv
+    fi
+fi
+.venv/bin/python -m pip install -q -e '.[dev]'
+touch .venv/.installed

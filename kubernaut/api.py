@@ -1,0 +1,81 @@
+"""What every API endpoint shares: errors as JSON sentences, keyset pagination."""
+
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request is too large."
+    default_code = "too_large"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+class NewestFirstPagination(CursorPagination):
+    """Keyset pagination on id, newest first: page N costs the same as page 1 at any table size."""
+
+    ordering = "-id"
+    page_size = 50
+    max_page_size = 500
+    page_size_query_param = "limit"
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {"limit": [f"limit must be a whole number from 1 to {self.max_page_size}."]}
+            )
+        return int(raw)
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(
+                {"cursor": ["This cursor is not valid: use the next or previous link as given."]}
+            ) from None
+
+
+def _sentence(errors, prefix: str = "") -> list[str]:
+    """Flatten DRF's nested validation errors into 'field: message' strings."""
+    if isinstance(errors, dict):
+        lines = []
+        for field, value in errors.items():
+            name = field if field != "non_field_errors" else ""
+            lines += _sentence(value, f"{prefix}.{name}" if prefix and name else prefix or name)
+        return lines
+    if isinstance(errors, list):
+        return [line for item in errors for line in _sentence(item, prefix)]
+    return [f"{prefix}: {errors}" if prefix else str(errors)]
+
+
+def exception_handler(exc, context):
+    """Errors as `{"detail": "<a sentence>", "errors": {...}}` with the right status code."""
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        lines = _sentence(response.data)
+        response.data = {
+            "detail": "Invalid request: " + "; ".join(lines),
+            "errors": response.data,
+        }
+    elif isinstance(response.data, dict) and "detail" in response.data:
+        response.data = {"detail": str(response.data["detail"])}
+    return response
+
+
+def api_not_found(request, exception=None):
+    return JsonResponse(
+        {"detail": f"There is no API endpoint at {request.path}; see /api/docs/ for the list."},
+        status=404,
+    )

@@ -1,0 +1,99 @@
+from django.contrib import admin, messages
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from releases.models import Release, Service
+
+
+class DeletedFilter(admin.SimpleListFilter):
+    """Alive releases by default; deleted ones, or all, on request."""
+
+    title = "status"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Deleted"), ("all", "All")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Not deleted",
+        }
+        for value, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.deleted()
+        if self.value() == "all":
+            return queryset
+        return queryset.alive()
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a service's releases and deployments are history
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin):
+    list_display = ["service", "version", "created_by", "created_at", "deleted_at"]
+    list_filter = [DeletedFilter, "created_at", "service"]
+    search_fields = ["service__name", "version", "comment"]
+    list_select_related = ["service", "created_by"]
+    readonly_fields = [
+        "service",
+        "version",
+        "template",
+        "attributes",
+        "created_by",
+        "created_at",
+        "deleted_at",
+        "deleted_by",
+    ]
+    fields = readonly_fields[:5] + ["comment"] + readonly_fields[5:]
+    actions = ["soft_delete", "restore"]
+    show_full_result_count = False  # COUNT(*) over millions of rows on every page is slow
+
+    def get_queryset(self, request):
+        return Release.all_objects.get_queryset()
+
+    def has_add_permission(self, request) -> bool:
+        return False  # releases come from CI through the API, where templates are checked
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # soft delete is an action; rows are never removed
+
+    @admin.action(description="Delete selected releases (soft)", permissions=["change"])
+    def soft_delete(self, request, queryset):
+        count = queryset.alive().update(deleted_at=timezone.now(), deleted_by=request.user)
+        self.message_user(request, f"Deleted {count} release(s); they can be restored.")
+
+    @admin.action(description="Restore selected releases", permissions=["change"])
+    def restore(self, request, queryset):
+        restored, refused = 0, []
+        for release in queryset.deleted().select_related("service"):
+            try:
+                with transaction.atomic():
+                    release.restore()
+                restored += 1
+            except IntegrityError:
+                refused.append(str(release))
+        if restored:
+            self.message_user(request, f"Restored {restored} release(s).")
+        if refused:
+            self.message_user(
+                request,
+                "Not restored, because another release has the same version now: "
+                + ", ".join(refused),
+                level=messages.WARNING,
+            )

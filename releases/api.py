@@ -1,0 +1,134 @@
+"""The releases API: CI registers releases; people and scripts list, read and delete them."""
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from kubernaut.api import Conflict, NewestFirstPagination
+from releases import services
+from releases.models import Release
+from releases.serializers import (
+    ReleaseDetailSerializer,
+    ReleaseFilterSerializer,
+    ReleaseInputSerializer,
+    ReleaseSerializer,
+)
+from releases.templating import TemplateProblem
+
+FORM_FIELDS = {"service", "version", "template", "comment"}
+
+
+def release_input_from_form(request) -> dict:
+    """The kubernaut CLI's multipart form: a `template` file; unnamed fields are attributes."""
+    data = {"attributes": {}}
+    for name in request.data:
+        values = request.data.getlist(name)
+        if name in request.FILES:
+            continue
+        if len(values) > 1:
+            raise ValidationError({name: ["Give this field once."]})
+        if name in FORM_FIELDS:
+            data[name] = values[0]
+        else:
+            data["attributes"][name] = values[0]
+    for name, upload in request.FILES.items():
+        if name != "template":
+            raise ValidationError({name: ["Only the template can be sent as a file."]})
+        try:
+            data["template"] = upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError({"template": ["The template file must be UTF-8 text."]}) from None
+    return data
+
+
+class ReleaseListApi(APIView):
+    permission_model = Release
+
+    @extend_schema(
+        summary="List releases, newest first",
+        parameters=[
+            ReleaseFilterSerializer,
+            OpenApiParameter("cursor", str, description="From a `next`/`previous` link"),
+            OpenApiParameter("limit", int, description="Page size, 1-500 (default 50)"),
+        ],
+        responses=ReleaseSerializer(many=True),
+    )
+    def get(self, request):
+        filters = ReleaseFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        query = Q()
+        given = filters.validated_data
+        if "service" in given:
+            query &= Q(service__name=given["service"])
+        if "version" in given:
+            query &= Q(version=given["version"])
+        if "created_by" in given:
+            query &= Q(created_by__username=given["created_by"])
+        if "created_after" in given:
+            query &= Q(created_at__gte=given["created_after"])
+        if "created_before" in given:
+            query &= Q(created_at__lt=given["created_before"])
+        releases = (
+            Release.objects.filter(query).select_related("service", "created_by").defer("template")
+        )
+        paginator = NewestFirstPagination()
+        page = paginator.paginate_queryset(releases, request, view=self)
+        serializer = ReleaseSerializer(page, many=True, context={"request": request})
+        return paginator.get_paginated_response(serializer.data)
+
+    @extend_schema(
+        summary="Register a release",
+        description=(
+            "JSON, or a multipart form as the kubernaut CLI sends it: a `template` file, the "
+            "fields `service`, `version` and `comment`, and every other field as an attribute."
+        ),
+        request={
+            "application/json": ReleaseInputSerializer,
+            "multipart/form-data": ReleaseInputSerializer,
+        },
+        responses={201: ReleaseDetailSerializer},
+    )
+    def post(self, request):
+        if request.content_type.startswith(("multipart/form-data", "application/x-www-form")):
+            data = release_input_from_form(request)
+        elif isinstance(request.data, dict):
+            data = request.data
+        else:
+            raise ValidationError(
+                "The body must be a JSON object with service, version and template."
+            )
+        given = ReleaseInputSerializer(data=data)
+        given.is_valid(raise_exception=True)
+        try:
+            release = services.create_release(**given.validated_data, user=request.user)
+        except TemplateProblem as problem:
+            raise ValidationError({"template": [str(problem)]}) from None
+        except services.ReleaseConflict as conflict:
+            raise Conflict(str(conflict)) from None
+        output = ReleaseDetailSerializer(release, context={"request": request})
+        location = request.build_absolute_uri(reverse("release-detail", args=[release.pk]))
+        return Response(output.data, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
+class ReleaseDetailApi(APIView):
+    permission_model = Release
+
+    def get_release(self, pk: int) -> Release:
+        return get_object_or_404(Release.objects.select_related("service", "created_by"), pk=pk)
+
+    @extend_schema(summary="Get a release with its template", responses=ReleaseDetailSerializer)
+    def get(self, request, pk: int):
+        release = self.get_release(pk)
+        return Response(ReleaseDetailSerializer(release, context={"request": request}).data)
+
+    @extend_schema(summary="Delete a release (soft: the record stays)", responses={204: None})
+    def delete(self, request, pk: int):
+        release = self.get_release(pk)
+        if not release.soft_delete(by=request.user):
+            raise NotFound("This release was deleted meanwhile by another request.")
+        return Response(status=status.HTTP_204_NO_CONTENT)

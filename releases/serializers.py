@@ -1,0 +1,113 @@
+"""Input and output shapes of the releases API."""
+
+import json
+import re
+
+from django.conf import settings
+from rest_framework import serializers
+
+from kubernaut.api import PayloadTooLarge
+from releases.models import Release, service_name_validator, version_validator
+from releases.templating import DEPLOY_TIME_VARIABLES
+
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+MAX_ATTRIBUTES = 100
+MAX_ATTRIBUTE_VALUE_CHARS = 16 * 1024
+
+
+class AttributesField(serializers.DictField):
+    """String keys usable as template variables, string values."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.CharField(allow_blank=True), **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                'Attributes must be a JSON object of strings, like {"image": "repo/app:1.0"}.'
+            )
+        if len(data) > MAX_ATTRIBUTES:
+            raise serializers.ValidationError(f"At most {MAX_ATTRIBUTES} attributes are allowed.")
+        problems = []
+        for name, value in data.items():
+            if not ATTRIBUTE_NAME.match(name):
+                problems.append(
+                    f"{name!r} is not a valid attribute name: use letters, digits and '_', "
+                    "starting with a letter or '_' (templates refer to it as {{ name }})."
+                )
+            elif name in DEPLOY_TIME_VARIABLES:
+                problems.append(
+                    f"{name!r} is a deploy-time variable that Kubernaut sets; choose another name."
+                )
+            elif not isinstance(value, str):
+                problems.append(
+                    f"{name!r} must be a string, not {type(value).__name__}: write "
+                    f"{json.dumps(json.dumps(value))} instead."
+                )
+            elif len(value) > MAX_ATTRIBUTE_VALUE_CHARS:
+                problems.append(f"{name!r} is longer than {MAX_ATTRIBUTE_VALUE_CHARS} characters.")
+        if problems:
+            raise serializers.ValidationError(problems)
+        return dict(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers instead of quietly turning them into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ReleaseInputSerializer(serializers.Serializer):
+    service = StrictCharField(max_length=63, validators=[service_name_validator])
+    version = StrictCharField(max_length=128, validators=[version_validator])
+    template = StrictCharField(trim_whitespace=False)
+    attributes = AttributesField(required=False, default=dict)
+    comment = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    def validate_template(self, value: str) -> str:
+        size = len(value.encode())
+        limit = settings.KUBERNAUT_MAX_TEMPLATE_BYTES
+        if size > limit:
+            raise PayloadTooLarge(
+                f"The template is {size} bytes; the limit is {limit} bytes. "
+                "Split the service, or raise KUBERNAUT_MAX_TEMPLATE_BYTES."
+            )
+        return value
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    service = serializers.CharField(source="service.name")
+    created_by = serializers.CharField(source="created_by.username")
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Release
+        fields = [
+            "id",
+            "url",
+            "service",
+            "version",
+            "attributes",
+            "comment",
+            "created_by",
+            "created_at",
+        ]
+
+    def get_url(self, release) -> str:
+        return self.context["request"].build_absolute_uri(f"/api/releases/{release.pk}")
+
+
+class ReleaseDetailSerializer(ReleaseSerializer):
+    class Meta(ReleaseSerializer.Meta):
+        fields = ReleaseSerializer.Meta.fields + ["template"]
+
+
+class ReleaseFilterSerializer(serializers.Serializer):
+    service = serializers.CharField(required=False, max_length=63)
+    version = serializers.CharField(required=False, max_length=128)
+    created_by = serializers.CharField(required=False, max_length=150)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)

@@ -1,0 +1,50 @@
+"""Registering and deleting releases."""
+
+from django.db import IntegrityError, transaction
+
+from releases import templating
+from releases.models import Release, Service
+
+
+class ReleaseConflict(Exception):
+    """The service already has an alive release with this version."""
+
+
+def known_namespace_attributes() -> set[str]:
+    """Attribute names that namespaces provide at deploy time (none until namespaces exist)."""
+    return set()
+
+
+def create_release(
+    *, service: str, version: str, template: str, attributes: dict[str, str], comment: str, user
+) -> Release:
+    """Check the template and record the release, creating the service on its first release.
+
+    Raises templating.TemplateProblem for a template that cannot work and ReleaseConflict for a
+    version the service already has.
+    """
+    templating.check(
+        template,
+        attributes,
+        service=service,
+        version=version,
+        extra_known=known_namespace_attributes(),
+    )
+    try:
+        with transaction.atomic():
+            service_row, _ = Service.objects.get_or_create(name=service)
+            return Release.objects.create(
+                service=service_row,
+                version=version,
+                template=template,
+                attributes=attributes,
+                comment=comment,
+                created_by=user,
+            )
+    except IntegrityError as error:
+        if "release_unique_alive_version" in str(error):
+            raise ReleaseConflict(
+                f"Service {service!r} already has a release {version!r}; versions are unique per "
+                "service. Register a new version, or delete the old release first."
+            ) from error
+        raise

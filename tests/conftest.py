@@ -1,0 +1,120 @@
+"""Shared fixtures: a few named users and API clients authenticated as them.
+
+- admin: superuser
+- alice: an engineer (view, add and delete releases)
+- bob: read-only (view releases)
+- charlie: a valid account without any permission
+"""
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from rest_framework.test import APIClient
+
+from accounts.models import ApiToken
+
+HELLO_TEMPLATE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ service }}
+spec:
+  replicas: {{ replicas }}
+  selector:
+    matchLabels: {app: "{{ service }}"}
+  template:
+    metadata:
+      labels: {app: "{{ service }}"}
+    spec:
+      containers:
+        - name: app
+          image: {{ image }}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ service }}
+spec:
+  selector: {app: "{{ service }}"}
+  ports: [{port: 80}]
+"""
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The real hasher takes ~0.3 s per password by design; tests only need it to work.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_user(username: str, *codenames: str, superuser: bool = False) -> User:
+    if superuser:
+        return User.objects.create_superuser(username, password="pw-" + username)
+    user = User.objects.create_user(username, password="pw-" + username)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return make_user("admin", superuser=True)
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return make_user("alice", "view_release", "add_release", "delete_release")
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return make_user("bob", "view_release")
+
+
+@pytest.fixture
+def charlie(db) -> User:
+    return make_user("charlie")
+
+
+def client_for(user: User) -> APIClient:
+    """An API client sending `Authorization: Token <key>` for the user, as CI does."""
+    _, key = ApiToken.issue(user, name="tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def alice_api(alice) -> APIClient:
+    return client_for(alice)
+
+
+@pytest.fixture
+def bob_api(bob) -> APIClient:
+    return client_for(bob)
+
+
+@pytest.fixture
+def charlie_api(charlie) -> APIClient:
+    return client_for(charlie)
+
+
+def release_body(**overrides) -> dict:
+    body = {
+        "service": "hello-world",
+        "version": "1.0.0",
+        "template": HELLO_TEMPLATE,
+        "attributes": {"image": "registry.example/hello-world:1.0.0", "replicas": "2"},
+        "comment": "first",
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def make_release(alice):
+    """Register a release through the service layer (the API is tested on its own)."""
+    from releases import services
+
+    def make(service: str = "hello-world", version: str = "1.0.0", user=None, **fields):
+        body = release_body(service=service, version=version, **fields)
+        return services.create_release(**body, user=user or alice)
+
+    return make

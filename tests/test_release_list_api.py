@@ -1,0 +1,112 @@
+"""GET /api/releases: newest first, filters, keyset pagination, and bad query parameters."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from releases.models import Release
+
+pytestmark = pytest.mark.django_db
+
+
+def versions(response) -> list[str]:
+    return [item["version"] for item in response.json()["results"]]
+
+
+def test_newest_first_without_templates(alice_api, make_release):
+    for number in range(3):
+        make_release(version=f"1.{number}")
+
+    response = alice_api.get("/api/releases")
+
+    assert response.status_code == 200
+    assert versions(response) == ["1.2", "1.1", "1.0"]
+    assert "template" not in response.json()["results"][0]
+
+
+def test_deleted_releases_are_not_listed(alice_api, alice, make_release):
+    make_release(version="1")
+    make_release(version="2").soft_delete(by=alice)
+
+    assert versions(alice_api.get("/api/releases")) == ["1"]
+
+
+def test_filters(alice_api, bob, make_release):
+    make_release(service="api", version="1")
+    make_release(service="web", version="1")
+    make_release(service="web", version="2", user=bob)
+
+    assert versions(alice_api.get("/api/releases?service=web")) == ["2", "1"]
+    assert versions(alice_api.get("/api/releases?service=web&version=1")) == ["1"]
+    assert versions(alice_api.get("/api/releases?created_by=bob")) == ["2"]
+    assert versions(alice_api.get("/api/releases?service=nope")) == []
+
+
+def test_created_before_and_after(alice_api, make_release):
+    old = make_release(version="old")
+    Release.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
+    make_release(version="new")
+    cut = (timezone.now() - timedelta(days=1)).isoformat()
+
+    assert versions(alice_api.get("/api/releases", {"created_after": cut})) == ["new"]
+    assert versions(alice_api.get("/api/releases", {"created_before": cut})) == ["old"]
+
+
+def test_cursor_pages_walk_everything_once_even_while_new_releases_arrive(alice_api, make_release):
+    for number in range(7):
+        make_release(version=f"v{number}")
+
+    seen, url = [], "/api/releases?limit=3"
+    first = alice_api.get(url).json()
+    seen += [item["version"] for item in first["results"]]
+    make_release(version="arrived-late")  # must not shift the following pages
+    url = first["next"]
+    while url:
+        page = alice_api.get(url).json()
+        seen += [item["version"] for item in page["results"]]
+        url = page["next"]
+
+    assert seen == [f"v{number}" for number in reversed(range(7))]
+
+
+def test_page_size_defaults_to_50_and_is_capped_at_500(alice_api, make_release):
+    for number in range(52):
+        make_release(version=f"v{number}")
+    assert len(alice_api.get("/api/releases").json()["results"]) == 50
+    assert alice_api.get("/api/releases?limit=501").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=abc", "limit"),
+        ("limit=0", "limit"),
+        ("cursor=garbage", "cursor"),
+        ("created_after=yesterday", "created_after"),
+        ("created_before=2026-13-45", "created_before"),
+    ],
+)
+def test_bad_query_parameters_get_400(alice_api, query, field):
+    response = alice_api.get(f"/api/releases?{query}")
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+
+
+def test_listing_needs_credentials_and_permission(charlie_api):
+    assert APIClient().get("/api/releases").status_code == 401
+    response = charlie_api.get("/api/releases")
+    assert response.status_code == 403
+    assert "releases.view_release" in response.json()["detail"]
+
+
+def test_list_query_count_does_not_grow_with_the_page(
+    alice_api, make_release, django_assert_max_num_queries
+):
+    for number in range(20):
+        make_release(version=f"v{number}")
+    # token lookup, last_used update, user and group permissions, the page
+    with django_assert_max_num_queries(5):
+        response = alice_api.get("/api/releases?limit=20")
+    assert len(response.json()["results"]) == 20

@@ -1,0 +1,46 @@
+"""releases.templating: the sandboxed, strict Jinja2 rendering of manifest templates."""
+
+import pytest
+
+from releases import templating
+from releases.templating import TemplateProblem
+
+OBJECT = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ name }}\n"
+
+
+def test_render_gives_text_and_documents():
+    manifest = templating.render(OBJECT + "---\n" + OBJECT, {"name": "a"})
+    assert manifest.text.count("name: a") == 2
+    assert [doc["metadata"]["name"] for doc in manifest.documents] == ["a", "a"]
+
+
+def test_undefined_variable_at_render_time_is_a_problem():
+    with pytest.raises(TemplateProblem, match="'name' is undefined"):
+        templating.render(OBJECT, {})
+
+
+def test_used_variables_ignores_loop_variables_and_sets():
+    source = "{% set x = 1 %}{% for item in items %}{{ item }}{{ x }}{% endfor %}{{ y }}"
+    assert templating.used_variables(source) == {"items", "y"}
+
+
+def test_namespace_attribute_names_count_as_known():
+    manifest = templating.check(
+        OBJECT.replace("{{ name }}", "{{ service }}-{{ tier }}"),
+        {},
+        service="svc",
+        version="1",
+        extra_known={"tier"},
+    )
+    assert manifest.documents[0]["metadata"]["name"] == "svc-placeholder-tier"
+
+
+def test_output_size_is_capped(monkeypatch):
+    monkeypatch.setattr(templating, "MAX_RENDERED_BYTES", 1000)
+    with pytest.raises(TemplateProblem, match="exceeds"):
+        templating.render("{% for i in range(10000) %}xxxxxxxx{% endfor %}", {})
+
+
+def test_yaml_tags_cannot_build_python_objects():
+    with pytest.raises(TemplateProblem, match="not valid YAML"):
+        templating.render("!!python/object/apply:os.system ['true']\n", {})
