@@ -57,7 +57,14 @@ def manage(*arguments: str) -> None:
     subprocess.run([PYTHON, "manage.py", *arguments], cwd=ROOT, check=True)
 
 
+def stop_on_signal(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Explicit handlers: a shell that starts us in the background may have set SIGINT to "ignore".
+    signal.signal(signal.SIGINT, stop_on_signal)
+    signal.signal(signal.SIGTERM, stop_on_signal)
     VAR.mkdir(exist_ok=True)
     local_database = not os.environ.get("DATABASE_URL")
     if local_database:
