@@ -1,0 +1,1200 @@
+"""Simulated controllers and kubelet, driven by store changes and timers (never polling).
+
+* Deployment -> ReplicaSets (pod-template-hash, revision annotation, rolling updates
+  within maxSurge/maxUnavailable, Progressing/Available conditions, progress deadline).
+* ReplicaSet, StatefulSet, DaemonSet and Job -> Pods.
+* A kubelet for the single node ``sandbox-node``: pods go Pending/ContainerCreating ->
+  Running -> Ready, or fail on purpose (see ``docs/sandbox.md``): unpullable images,
+  crashing containers, failing readiness, missing config references.
+
+Everything runs on one thread; store listeners only enqueue keys.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import copy
+import hashlib
+import heapq
+import itertools
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sandbox.api import Api, ApiError, now
+from sandbox.registry import ImageChecker
+from sandbox.resources import BY_PLURAL, Resource
+from sandbox.store import WatchEvent
+
+PODS = BY_PLURAL["pods"]
+DEPLOYMENTS = BY_PLURAL["deployments"]
+REPLICASETS = BY_PLURAL["replicasets"]
+STATEFULSETS = BY_PLURAL["statefulsets"]
+DAEMONSETS = BY_PLURAL["daemonsets"]
+JOBS = BY_PLURAL["jobs"]
+SECRETS = BY_PLURAL["secrets"]
+CONFIGMAPS = BY_PLURAL["configmaps"]
+MANAGER = "kube-controller-manager"
+NODE = "sandbox-node"
+CRASH_ENV = "SANDBOX_CRASH"
+NEVER_READY_ENV = "SANDBOX_NEVER_READY"
+REVISION = "deployment.kubernetes.io/revision"
+WATCHED = {"pods", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs"}
+
+
+def _env_flag(container: dict[str, Any], name: str) -> bool:
+    for env in container.get("env") or []:
+        if env.get("name") == name and str(env.get("value", "")).lower() in ("1", "true", "yes"):
+            return True
+    return False
+
+
+def template_hash(template: dict[str, Any]) -> str:
+    """A stable short hash of a pod template, in the API server's name alphabet."""
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    return "".join(alphabet[b % len(alphabet)] for b in digest[:10])
+
+
+def _controller_of(obj: dict[str, Any]) -> dict[str, Any] | None:
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref
+    return None
+
+
+def _owner_ref(owner: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _owned(objs: list[dict[str, Any]], owner: dict[str, Any]) -> list[dict[str, Any]]:
+    uid = owner["metadata"]["uid"]
+    return [o for o in objs if (_controller_of(o) or {}).get("uid") == uid]
+
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
+
+
+def _finished(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _int_or_percent(value: Any, total: int, round_up: bool) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        exact = int(value[:-1]) * total / 100
+        return math.ceil(exact) if round_up else math.floor(exact)
+    return int(value or 0)
+
+
+def _epoch(stamp: str) -> float:
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _set_condition(
+    conditions: list[dict[str, Any]],
+    type_: str,
+    status: str,
+    reason: str,
+    message: str,
+    stamp: str,
+    touch: bool = True,
+) -> None:
+    for cond in conditions:
+        if cond["type"] == type_:
+            if cond["status"] != status:
+                cond["lastTransitionTime"] = stamp
+            if touch or cond["reason"] != reason:
+                cond["lastUpdateTime"] = stamp
+            cond.update(status=status, reason=reason, message=message)
+            return
+    conditions.append(
+        {
+            "type": type_,
+            "status": status,
+            "lastUpdateTime": stamp,
+            "lastTransitionTime": stamp,
+            "reason": reason,
+            "message": message,
+        }
+    )
+
+
+class Controllers:
+    def __init__(self, api: Api, ready_delay: float = 1.0, registry: str | None = None) -> None:
+        self.api = api
+        self.ready_delay = max(float(ready_delay), 0.0)
+        self.images = ImageChecker(registry)
+        self.cond = threading.Condition()
+        self.queue: dict[tuple[str, str, str], None] = {}
+        self.timers: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self.seq = itertools.count()
+        self.kubelet: dict[str, dict[str, Any]] = {}  # pod uid -> simulated runtime state
+        self.ips = itertools.count(2)
+        self.deadlines: set[tuple[str, str, float]] = set()  # pending progress-deadline checks
+        self.stopping = False
+        self.thread: threading.Thread | None = None
+        api.store.listeners.append(self._on_event)
+
+    # --- scheduling ------------------------------------------------------------------------
+
+    def _on_event(self, ev: WatchEvent) -> None:
+        plural = ev.resource.plural
+        if plural not in WATCHED:
+            return
+        meta = ev.obj["metadata"]
+        keys = [(plural, meta.get("namespace", ""), meta["name"])]
+        owner = _controller_of(ev.obj)
+        if owner and owner.get("kind") in (
+            "ReplicaSet",
+            "Deployment",
+            "StatefulSet",
+            "DaemonSet",
+            "Job",
+        ):
+            keys.append((owner["kind"].lower() + "s", meta.get("namespace", ""), owner["name"]))
+        if plural == "pods" and ev.type == "DELETED":
+            keys = keys[1:]
+            self.after(0, self.kubelet.pop, meta.get("uid"), None)
+        with self.cond:
+            for key in keys:
+                self.queue[key] = None
+            self.cond.notify()
+
+    def after(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        with self.cond:
+            heapq.heappush(self.timers, (time.monotonic() + delay, next(self.seq), fn, args))
+            self.cond.notify()
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="sandbox-controllers", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopping = True
+            self.cond.notify()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while (
+                    not self.stopping
+                    and not self.queue
+                    and (not self.timers or self.timers[0][0] > time.monotonic())
+                ):
+                    timeout = self.timers[0][0] - time.monotonic() if self.timers else None
+                    self.cond.wait(timeout)
+                if self.stopping:
+                    return
+                keys = list(self.queue)
+                self.queue.clear()
+                due = []
+                while self.timers and self.timers[0][0] <= time.monotonic():
+                    due.append(heapq.heappop(self.timers))
+            for _, _, fn, args in due:
+                self._safely(fn, *args)
+            for key in keys:
+                self._safely(self._reconcile, *key)
+
+    def _safely(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except ApiError as exc:
+            if exc.code == 409 and fn == self._reconcile:
+                with self.cond:  # lost a race with a client write: try again
+                    self.queue[args] = None  # type: ignore[index]
+        except Exception:  # noqa: BLE001 - a controller bug must not kill the sandbox
+            import traceback
+
+            traceback.print_exc()
+
+    def _reconcile(self, plural: str, namespace: str, name: str) -> None:
+        resource = BY_PLURAL[plural]
+        obj = self.api.find(resource, namespace, name)
+        if obj is None:
+            return
+        if obj["metadata"].get("deletionTimestamp"):
+            return
+        handler = getattr(self, f"_sync_{plural}")
+        handler(obj)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def event(
+        self,
+        obj: dict[str, Any],
+        reason: str,
+        message: str,
+        type_: str = "Normal",
+        component: str = "",
+    ) -> None:
+        self.api.record_event(obj, type_, reason, message, component or MANAGER)
+
+    def _save_status(self, resource: Resource, obj: dict[str, Any], status: dict[str, Any]) -> None:
+        self.api.put_status(resource, obj, status, MANAGER)
+
+    def _update(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        return self.api.update(resource, meta["namespace"], meta["name"], obj, manager=MANAGER)
+
+    def _create_pod(
+        self, owner: dict[str, Any], name: str | None, extra_labels: dict[str, str]
+    ) -> dict[str, Any] | None:
+        template = copy.deepcopy(owner["spec"]["template"])
+        meta = template.get("metadata") or {}
+        meta["labels"] = {**(meta.get("labels") or {}), **extra_labels}
+        meta["ownerReferences"] = [_owner_ref(owner)]
+        meta.pop("name", None)
+        if name:
+            meta["name"] = name
+        else:
+            meta["generateName"] = owner["metadata"]["name"] + "-"
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"]}
+        try:
+            return self.api.create(PODS, owner["metadata"]["namespace"], pod, manager=MANAGER)
+        except ApiError as exc:
+            self.event(owner, "FailedCreate", f"Error creating: {exc.message}", "Warning")
+            return None
+
+    def _delete(self, resource: Resource, obj: dict[str, Any]) -> None:
+        with contextlib.suppress(ApiError):  # already gone is fine
+            self.api.delete(resource, obj["metadata"]["namespace"], obj["metadata"]["name"])
+
+    def _pods(self, namespace: str) -> list[dict[str, Any]]:
+        return self.api.list(PODS, namespace)
+
+    # --- ReplicaSet ---------------------------------------------------------------------------
+
+    def _sync_replicasets(self, rs: dict[str, Any]) -> None:
+        pods = _owned(self._pods(rs["metadata"]["namespace"]), rs)
+        want = rs["spec"].get("replicas", 1)
+        if len(pods) < want:
+            for _ in range(want - len(pods)):
+                pod = self._create_pod(rs, None, {})
+                if pod is None:
+                    break
+                pods.append(pod)
+                self.event(
+                    rs,
+                    "SuccessfulCreate",
+                    f"Created pod: {pod['metadata']['name']}",
+                    component="replicaset-controller",
+                )
+        elif len(pods) > want:
+            # Not-ready and younger pods go first, as in the real controller.
+            pods.sort(
+                key=lambda p: (pod_ready(p), p["metadata"]["creationTimestamp"]), reverse=False
+            )
+            for pod in pods[: len(pods) - want]:
+                self._delete(PODS, pod)
+                self.event(
+                    rs,
+                    "SuccessfulDelete",
+                    f"Deleted pod: {pod['metadata']['name']}",
+                    component="replicaset-controller",
+                )
+            pods = pods[len(pods) - want :]
+        ready = sum(1 for p in pods if pod_ready(p))
+        labels = (rs["spec"]["template"].get("metadata") or {}).get("labels") or {}
+        status = {
+            "replicas": len(pods),
+            "fullyLabeledReplicas": sum(
+                1
+                for p in pods
+                if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())
+            ),
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "observedGeneration": rs["metadata"].get("generation", 1),
+        }
+        status = {k: v for k, v in status.items() if v or k in ("replicas", "observedGeneration")}
+        self._save_status(REPLICASETS, rs, status)
+
+    # --- Deployment ---------------------------------------------------------------------------
+
+    def _sync_deployments(self, d: dict[str, Any]) -> None:
+        spec, meta = d["spec"], d["metadata"]
+        namespace = meta["namespace"]
+        replicas = spec.get("replicas", 1)
+        all_rs = _owned(self.api.list(REPLICASETS, namespace), d)
+        template = copy.deepcopy(spec["template"])
+        hash_ = template_hash(template)
+        new_rs = None
+        for rs in all_rs:
+            rs_template = copy.deepcopy(rs["spec"]["template"])
+            (rs_template.get("metadata") or {}).get("labels", {}).pop("pod-template-hash", None)
+            if rs_template == template:
+                new_rs = rs
+        old_rs = [rs for rs in all_rs if rs is not new_rs]
+        max_revision = max(
+            (int(rs["metadata"].get("annotations", {}).get(REVISION, 0)) for rs in all_rs),
+            default=0,
+        )
+        strategy = spec.get("strategy") or {}
+        rolling = strategy.get("rollingUpdate") or {}
+        surge = _int_or_percent(rolling.get("maxSurge", "25%"), replicas, True)
+        unavailable = _int_or_percent(rolling.get("maxUnavailable", "25%"), replicas, False)
+        if surge == 0 and unavailable == 0:
+            unavailable = 1
+        recreate = strategy.get("type") == "Recreate"
+        if recreate:
+            surge, unavailable = 0, replicas
+        created = False
+        paused = bool(spec.get("paused"))
+        if new_rs is None and not paused:
+            new_rs = self._new_replicaset(d, template, hash_, max_revision + 1)
+            created = new_rs is not None
+        elif new_rs is not None:
+            revision = int(new_rs["metadata"].get("annotations", {}).get(REVISION, 0))
+            if revision < max_revision:  # rolled back to an old template
+                new_rs["metadata"].setdefault("annotations", {})[REVISION] = str(max_revision + 1)
+                new_rs = self._update(REPLICASETS, new_rs)
+        if new_rs is not None and not paused:
+            self._scale_rollout(d, new_rs, old_rs, replicas, surge, unavailable, recreate)
+            all_rs = _owned(self.api.list(REPLICASETS, namespace), d)
+            new_rs = (
+                next(rs for rs in all_rs if rs["metadata"]["uid"] == new_rs["metadata"]["uid"])
+                if any(rs["metadata"]["uid"] == new_rs["metadata"]["uid"] for rs in all_rs)
+                else new_rs
+            )
+            self._cleanup_history(d, [rs for rs in all_rs if rs is not new_rs])
+        if new_rs is not None:
+            revision = new_rs["metadata"].get("annotations", {}).get(REVISION)
+            annotations = d["metadata"].get("annotations") or {}
+            if revision and annotations.get(REVISION) != revision:
+                # The real controller mirrors the revision onto the Deployment (rollout undo
+                # and history rely on it).
+                changed = copy.deepcopy(d)
+                changed["metadata"]["annotations"] = {**annotations, REVISION: revision}
+                d = self._update(DEPLOYMENTS, changed)
+        self._deployment_status(d, new_rs, all_rs, replicas, unavailable, created)
+
+    def _new_replicaset(
+        self, d: dict[str, Any], template: dict[str, Any], hash_: str, revision: int
+    ) -> dict[str, Any] | None:
+        meta = d["metadata"]
+        labels = {
+            **((template.get("metadata") or {}).get("labels") or {}),
+            "pod-template-hash": hash_,
+        }
+        template = copy.deepcopy(template)
+        template.setdefault("metadata", {})["labels"] = labels
+        selector = copy.deepcopy(d["spec"]["selector"])
+        selector.setdefault("matchLabels", {})["pod-template-hash"] = hash_
+        spec = d["spec"]
+        rs = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": f"{meta['name']}-{hash_}",
+                "labels": labels,
+                "annotations": {
+                    REVISION: str(revision),
+                    "deployment.kubernetes.io/desired-replicas": str(spec.get("replicas", 1)),
+                    "deployment.kubernetes.io/max-replicas": str(spec.get("replicas", 1) + 1),
+                },
+                "ownerReferences": [_owner_ref(d)],
+            },
+            "spec": {"replicas": 0, "selector": selector, "template": template},
+        }
+        try:
+            created = self.api.create(REPLICASETS, meta["namespace"], rs, manager=MANAGER)
+        except ApiError as exc:
+            if exc.code == 409:
+                return self.api.find(REPLICASETS, meta["namespace"], rs["metadata"]["name"])
+            raise
+        return created
+
+    def _set_replicas(self, d: dict[str, Any], rs: dict[str, Any], count: int) -> None:
+        before = rs["spec"].get("replicas", 0)
+        if before == count:
+            return
+        rs = copy.deepcopy(rs)
+        rs["spec"]["replicas"] = count
+        rs["metadata"].setdefault("annotations", {})[
+            "deployment.kubernetes.io/desired-replicas"
+        ] = str(d["spec"].get("replicas", 1))
+        self._update(REPLICASETS, rs)
+        verb = "up" if count > before else "down"
+        self.event(
+            d,
+            "ScalingReplicaSet",
+            f"Scaled {verb} replica set {rs['metadata']['name']} from {before} to {count}",
+            component="deployment-controller",
+        )
+
+    def _scale_rollout(
+        self,
+        d: dict[str, Any],
+        new_rs: dict[str, Any],
+        old_rs: list[dict[str, Any]],
+        replicas: int,
+        surge: int,
+        unavailable: int,
+        recreate: bool,
+    ) -> None:
+        def spec_replicas(rs: dict[str, Any]) -> int:
+            return rs["spec"].get("replicas", 0)
+
+        def available(rs: dict[str, Any]) -> int:
+            # Status may lag a scale-down we just made; never count more than the spec allows.
+            return min((rs.get("status") or {}).get("availableReplicas", 0), spec_replicas(rs))
+
+        active_old = [rs for rs in old_rs if spec_replicas(rs) > 0]
+        if recreate:
+            for rs in active_old:
+                self._set_replicas(d, rs, 0)
+            namespace = d["metadata"]["namespace"]
+            old_pods = [p for rs in old_rs for p in _owned(self._pods(namespace), rs)]
+            if not old_pods:
+                self._set_replicas(d, new_rs, replicas)
+            return
+        if not active_old:
+            self._set_replicas(d, new_rs, replicas)
+            return
+        # Scale the new ReplicaSet up within maxSurge.
+        total = sum(spec_replicas(rs) for rs in old_rs) + spec_replicas(new_rs)
+        room = replicas + surge - total
+        if room > 0 and spec_replicas(new_rs) < replicas:
+            target = min(replicas, spec_replicas(new_rs) + room)
+            self._set_replicas(d, new_rs, target)
+            new_rs = {**new_rs, "spec": {**new_rs["spec"], "replicas": target}}
+        # Scale old ReplicaSets down within maxUnavailable.
+        total = sum(spec_replicas(rs) for rs in old_rs) + spec_replicas(new_rs)
+        min_available = replicas - unavailable
+        new_unavailable = spec_replicas(new_rs) - available(new_rs)
+        budget = total - min_available - new_unavailable
+        for rs in sorted(active_old, key=lambda r: r["metadata"]["creationTimestamp"]):
+            if budget <= 0:
+                break
+            unhealthy = spec_replicas(rs) - available(rs)
+            cut = min(budget, unhealthy)
+            if cut > 0:
+                self._set_replicas(d, rs, spec_replicas(rs) - cut)
+                rs["spec"]["replicas"] = spec_replicas(rs) - cut
+                budget -= cut
+        total_available = sum(available(rs) for rs in old_rs) + available(new_rs)
+        budget = total_available - min_available
+        for rs in sorted(active_old, key=lambda r: r["metadata"]["creationTimestamp"]):
+            if budget <= 0:
+                break
+            cut = min(budget, spec_replicas(rs))
+            if cut > 0:
+                self._set_replicas(d, rs, spec_replicas(rs) - cut)
+                budget -= cut
+
+    def _cleanup_history(self, d: dict[str, Any], old_rs: list[dict[str, Any]]) -> None:
+        limit = d["spec"].get("revisionHistoryLimit", 10)
+        idle = [
+            rs
+            for rs in old_rs
+            if rs["spec"].get("replicas", 0) == 0
+            and (rs.get("status") or {}).get("replicas", 0) == 0
+        ]
+        idle.sort(key=lambda rs: int(rs["metadata"].get("annotations", {}).get(REVISION, 0)))
+        for rs in idle[: max(len(idle) - limit, 0)]:
+            self._delete(REPLICASETS, rs)
+
+    def _deployment_status(
+        self,
+        d: dict[str, Any],
+        new_rs: dict[str, Any] | None,
+        all_rs: list[dict[str, Any]],
+        replicas: int,
+        max_unavailable: int,
+        created: bool,
+    ) -> None:
+        def st(rs: dict[str, Any] | None, key: str) -> int:
+            return ((rs or {}).get("status") or {}).get(key, 0)
+
+        old = d.get("status") or {}
+        status: dict[str, Any] = {
+            "observedGeneration": d["metadata"].get("generation", 1),
+            "replicas": sum(st(rs, "replicas") for rs in all_rs),
+            "updatedReplicas": st(new_rs, "replicas"),
+            "readyReplicas": sum(st(rs, "readyReplicas") for rs in all_rs),
+            "availableReplicas": sum(st(rs, "availableReplicas") for rs in all_rs),
+        }
+        if replicas - status["availableReplicas"] > 0:
+            status["unavailableReplicas"] = replicas - status["availableReplicas"]
+        conditions = copy.deepcopy(old.get("conditions") or [])
+        stamp = now()
+        if status["availableReplicas"] >= replicas - max_unavailable:
+            _set_condition(
+                conditions,
+                "Available",
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+                stamp,
+                touch=False,
+            )
+        else:
+            _set_condition(
+                conditions,
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+                stamp,
+                touch=False,
+            )
+        rs_name = (new_rs or {}).get("metadata", {}).get("name", "")
+        complete = (
+            new_rs is not None
+            and status["updatedReplicas"] == replicas
+            and status["replicas"] == replicas
+            and status["availableReplicas"] == replicas
+            and st(new_rs, "availableReplicas") == replicas
+        )
+        counters = ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas")
+        progressed = any(status[k] != old.get(k, 0) for k in counters) or d["metadata"].get(
+            "generation", 1
+        ) != old.get("observedGeneration")
+        progressing = next((c for c in conditions if c["type"] == "Progressing"), None)
+        deadline = d["spec"].get("progressDeadlineSeconds", 600)
+        if created:
+            _set_condition(
+                conditions,
+                "Progressing",
+                "True",
+                "NewReplicaSetCreated",
+                f'Created new replica set "{rs_name}"',
+                stamp,
+            )
+        elif complete:
+            if not progressing or progressing["reason"] != "NewReplicaSetAvailable":
+                _set_condition(
+                    conditions,
+                    "Progressing",
+                    "True",
+                    "NewReplicaSetAvailable",
+                    f'ReplicaSet "{rs_name}" has successfully progressed.',
+                    stamp,
+                )
+        elif progressed or progressing is None:
+            _set_condition(
+                conditions,
+                "Progressing",
+                "True",
+                "ReplicaSetUpdated",
+                f'ReplicaSet "{rs_name}" is progressing.',
+                stamp,
+            )
+        elif progressing["reason"] != "ProgressDeadlineExceeded" and new_rs is not None:
+            started = _epoch(progressing["lastUpdateTime"])
+            if time.time() - started >= deadline:
+                _set_condition(
+                    conditions,
+                    "Progressing",
+                    "False",
+                    "ProgressDeadlineExceeded",
+                    f'ReplicaSet "{rs_name}" has timed out progressing.',
+                    stamp,
+                )
+        progressing = next((c for c in conditions if c["type"] == "Progressing"), None)
+        if progressing and progressing["status"] == "True" and not complete:
+            # Wake up when the deadline would pass (timestamps have 1 s resolution), with at
+            # most one pending timer per deployment and deadline.
+            started = _epoch(progressing["lastUpdateTime"])
+            key = (d["metadata"]["namespace"], d["metadata"]["name"], started + deadline)
+            if key not in self.deadlines:
+                self.deadlines.add(key)
+                delay = max(started + deadline - time.time(), 0) + 1.05
+                self.after(delay, self._deadline_due, key)
+        conditions.sort(key=lambda c: c["type"] != "Available")
+        # Zero counts are omitted from JSON by the real API server.
+        status = {k: v for k, v in status.items() if v != 0 or k == "observedGeneration"}
+        status["conditions"] = conditions
+        self._save_status(DEPLOYMENTS, d, status)
+
+    def _deadline_due(self, key: tuple[str, str, float]) -> None:
+        self.deadlines.discard(key)
+        self._enqueue("deployments", key[0], key[1])
+
+    def _enqueue(self, plural: str, namespace: str, name: str) -> None:
+        with self.cond:
+            self.queue[(plural, namespace, name)] = None
+
+    # --- StatefulSet ------------------------------------------------------------------------
+
+    def _sync_statefulsets(self, sts: dict[str, Any]) -> None:
+        spec, meta = sts["spec"], sts["metadata"]
+        name, replicas = meta["name"], spec.get("replicas", 1)
+        revision = f"{name}-{template_hash(spec['template'])}"
+        pods = {p["metadata"]["name"]: p for p in _owned(self._pods(meta["namespace"]), sts)}
+        parallel = spec.get("podManagementPolicy") == "Parallel"
+        busy = False
+        for i in range(replicas):
+            pod_name = f"{name}-{i}"
+            pod = pods.get(pod_name)
+            if pod is None:
+                labels = {
+                    "controller-revision-hash": revision,
+                    "statefulset.kubernetes.io/pod-name": pod_name,
+                    "apps.kubernetes.io/pod-index": str(i),
+                }
+                if self._create_pod(sts, pod_name, labels) is not None:
+                    self.event(
+                        sts,
+                        "SuccessfulCreate",
+                        f"create Pod {pod_name} in StatefulSet {name} successful",
+                        component="statefulset-controller",
+                    )
+                busy = True
+                if not parallel:
+                    break
+            elif not pod_ready(pod):
+                busy = True
+                if not parallel:
+                    break
+        extra = sorted(
+            (p for n, p in pods.items() if int(n.rsplit("-", 1)[-1] or 0) >= replicas),
+            key=lambda p: -int(p["metadata"]["name"].rsplit("-", 1)[-1]),
+        )
+        if extra and (parallel or not busy):
+            for pod in extra if parallel else extra[:1]:
+                self._delete(PODS, pod)
+                self.event(
+                    sts,
+                    "SuccessfulDelete",
+                    f"delete Pod {pod['metadata']['name']} in StatefulSet {name} successful",
+                    component="statefulset-controller",
+                )
+            busy = True
+        partition = ((spec.get("updateStrategy") or {}).get("rollingUpdate") or {}).get(
+            "partition", 0
+        )
+        if not busy and (spec.get("updateStrategy") or {}).get("type") != "OnDelete":
+            stale = [
+                p
+                for p in pods.values()
+                if p["metadata"]["labels"].get("controller-revision-hash") != revision
+                and int(p["metadata"]["name"].rsplit("-", 1)[-1]) >= partition
+                and int(p["metadata"]["name"].rsplit("-", 1)[-1]) < replicas
+            ]
+            if stale:
+                stale.sort(key=lambda p: -int(p["metadata"]["name"].rsplit("-", 1)[-1]))
+                self._delete(PODS, stale[0])
+        pods = {p["metadata"]["name"]: p for p in _owned(self._pods(meta["namespace"]), sts)}
+        updated = sum(
+            1
+            for p in pods.values()
+            if p["metadata"]["labels"].get("controller-revision-hash") == revision
+        )
+        ready = sum(1 for p in pods.values() if pod_ready(p))
+        old = sts.get("status") or {}
+        current_revision = old.get("currentRevision") or revision
+        if updated == len(pods) == replicas and ready == replicas:
+            current_revision = revision
+        current = sum(
+            1
+            for p in pods.values()
+            if p["metadata"]["labels"].get("controller-revision-hash") == current_revision
+        )
+        status = {
+            "observedGeneration": meta.get("generation", 1),
+            "replicas": len(pods),
+            "readyReplicas": ready,
+            "currentReplicas": current,
+            "updatedReplicas": updated,
+            "availableReplicas": ready,
+            "currentRevision": current_revision,
+            "updateRevision": revision,
+            "collisionCount": 0,
+        }
+        self._save_status(STATEFULSETS, sts, status)
+
+    # --- DaemonSet -------------------------------------------------------------------------
+
+    def _sync_daemonsets(self, ds: dict[str, Any]) -> None:
+        meta = ds["metadata"]
+        revision = template_hash(ds["spec"]["template"])
+        pods = _owned(self._pods(meta["namespace"]), ds)
+        current = [
+            p for p in pods if p["metadata"]["labels"].get("controller-revision-hash") == revision
+        ]
+        for pod in pods:
+            if pod not in current:
+                self._delete(PODS, pod)
+                self.event(
+                    ds,
+                    "SuccessfulDelete",
+                    f"Deleted pod: {pod['metadata']['name']}",
+                    component="daemonset-controller",
+                )
+        if not current:
+            labels = {
+                "controller-revision-hash": revision,
+                "pod-template-generation": str(meta.get("generation", 1)),
+            }
+            pod = self._create_pod(ds, None, labels)
+            if pod is not None:
+                current = [pod]
+                self.event(
+                    ds,
+                    "SuccessfulCreate",
+                    f"Created pod: {pod['metadata']['name']}",
+                    component="daemonset-controller",
+                )
+        ready = sum(1 for p in current if pod_ready(p))
+        status = {
+            "desiredNumberScheduled": 1,
+            "currentNumberScheduled": len(current[:1]),
+            "numberMisscheduled": 0,
+            "numberReady": ready,
+            "updatedNumberScheduled": len(current[:1]),
+            "numberAvailable": ready,
+            "observedGeneration": meta.get("generation", 1),
+        }
+        if not ready:
+            status["numberUnavailable"] = 1
+        self._save_status(DAEMONSETS, ds, status)
+
+    # --- Job ---------------------------------------------------------------------------------
+
+    def _sync_jobs(self, job: dict[str, Any]) -> None:
+        spec, meta = job["spec"], job["metadata"]
+        old = job.get("status") or {}
+        if any(
+            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            for c in old.get("conditions") or []
+        ):
+            return
+        pods = _owned(self._pods(meta["namespace"]), job)
+        succeeded = sum(1 for p in pods if p["status"].get("phase") == "Succeeded")
+        failed = sum(1 for p in pods if p["status"].get("phase") == "Failed")
+        active = [p for p in pods if not _finished(p)]
+        completions = spec.get("completions", 1)
+        stamp = now()
+        status: dict[str, Any] = {
+            "startTime": old.get("startTime", stamp),
+            "uncountedTerminatedPods": {},
+        }
+        conditions: list[dict[str, Any]] = []
+        if succeeded >= completions:
+            for type_ in ("SuccessCriteriaMet", "Complete"):
+                conditions.append(
+                    {
+                        "type": type_,
+                        "status": "True",
+                        "lastProbeTime": stamp,
+                        "lastTransitionTime": stamp,
+                    }
+                )
+            status["completionTime"] = stamp
+            self.event(job, "Completed", "Job completed", component="job-controller")
+        elif failed > spec.get("backoffLimit", 6):
+            for type_ in ("FailureTarget", "Failed"):
+                conditions.append(
+                    {
+                        "type": type_,
+                        "status": "True",
+                        "lastProbeTime": stamp,
+                        "lastTransitionTime": stamp,
+                        "reason": "BackoffLimitExceeded",
+                        "message": "Job has reached the specified backoff limit",
+                    }
+                )
+            for pod in active:
+                self._delete(PODS, pod)
+            active = []
+            self.event(
+                job,
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+                "Warning",
+                component="job-controller",
+            )
+        else:
+            want = min(spec.get("parallelism", 1), completions - succeeded)
+            labels = {
+                "batch.kubernetes.io/controller-uid": meta["uid"],
+                "batch.kubernetes.io/job-name": meta["name"],
+                "controller-uid": meta["uid"],
+                "job-name": meta["name"],
+            }
+            for _ in range(want - len(active)):
+                pod = self._create_pod(job, None, labels)
+                if pod is None:
+                    break
+                active.append(pod)
+                self.event(
+                    job,
+                    "SuccessfulCreate",
+                    f"Created pod: {pod['metadata']['name']}",
+                    component="job-controller",
+                )
+        status.update(
+            {
+                "active": len(active),
+                "succeeded": succeeded,
+                "failed": failed,
+                "ready": sum(1 for p in active if pod_ready(p)),
+            }
+        )
+        status = {k: v for k, v in status.items() if v or k in ("uncountedTerminatedPods", "ready")}
+        if conditions:
+            status["conditions"] = conditions
+        self._save_status(JOBS, job, status)
+
+    # --- kubelet ----------------------------------------------------------------------------
+
+    def _sync_pods(self, pod: dict[str, Any]) -> None:
+        uid = pod["metadata"]["uid"]
+        if uid in self.kubelet or _finished(pod):
+            return
+        ip = next(self.ips)
+        self.kubelet[uid] = {
+            "namespace": pod["metadata"]["namespace"],
+            "name": pod["metadata"]["name"],
+            "podIP": f"10.244.{ip // 250}.{ip % 250 + 2}",
+            "startTime": now(),
+            "containers": {
+                c["name"]: {
+                    "state": {"waiting": {"reason": "ContainerCreating"}},
+                    "ready": False,
+                    "restartCount": 0,
+                    "started": False,
+                }
+                for c in pod["spec"]["containers"]
+            },
+            "conditions": {},
+        }
+        self._write_pod(uid, scheduled=True)
+        self.event(
+            pod,
+            "Scheduled",
+            f"Successfully assigned {pod['metadata']['namespace']}/"
+            f"{pod['metadata']['name']} to {NODE}",
+            component="default-scheduler",
+        )
+        self.after(self.ready_delay / 2, self._start_containers, uid)
+
+    def _pod(self, uid: str) -> dict[str, Any] | None:
+        state = self.kubelet.get(uid)
+        if state is None:
+            return None
+        pod = self.api.find(PODS, state["namespace"], state["name"])
+        if pod is None or pod["metadata"]["uid"] != uid:
+            self.kubelet.pop(uid, None)
+            return None
+        return pod
+
+    def _container(self, pod: dict[str, Any], name: str) -> dict[str, Any]:
+        return next(c for c in pod["spec"]["containers"] if c["name"] == name)
+
+    def logs(self, namespace: str, name: str, container: str) -> str:
+        """What ``kubectl logs`` shows: a few synthetic lines, or the real server's errors."""
+        pod = self.api.get(PODS, namespace, name)
+        names = [c["name"] for c in pod["spec"]["containers"]]
+        if not container:
+            if len(names) > 1:
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f"a container name must be specified for pod {name}, choose one of: "
+                    f"[{' '.join(names)}]",
+                )
+            container = names[0]
+        if container not in names:
+            raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {name}")
+        state = next(
+            (
+                s
+                for s in (pod.get("status") or {}).get("containerStatuses") or []
+                if s["name"] == container
+            ),
+            {},
+        )
+        waiting = (state.get("state") or {}).get("waiting") or {}
+        if not state.get("containerID"):
+            reason = waiting.get("reason", "ContainerCreating")
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'container "{container}" in pod "{name}" is waiting to start: {reason}',
+            )
+        spec = self._container(pod, container)
+        lines = [f"sandbox: container {container} started from image {spec.get('image')}"]
+        if _env_flag(spec, CRASH_ENV):
+            lines.append(f"sandbox: {CRASH_ENV} is set, exiting with code 1")
+        elif _env_flag(spec, NEVER_READY_ENV):
+            lines.append(f"sandbox: {NEVER_READY_ENV} is set, readiness probe answers 503")
+        return "\n".join(lines) + "\n"
+
+    def _config_problem(self, pod: dict[str, Any], container: dict[str, Any]) -> str | None:
+        namespace = pod["metadata"]["namespace"]
+        refs: list[tuple[Any, str, bool]] = []
+        for source in container.get("envFrom") or []:
+            for kind, resource in (("secretRef", SECRETS), ("configMapRef", CONFIGMAPS)):
+                ref = source.get(kind)
+                if ref:
+                    refs.append((resource, ref.get("name", ""), bool(ref.get("optional"))))
+        for env in container.get("env") or []:
+            value_from = env.get("valueFrom") or {}
+            for kind, resource in (("secretKeyRef", SECRETS), ("configMapKeyRef", CONFIGMAPS)):
+                ref = value_from.get(kind)
+                if ref:
+                    refs.append((resource, ref.get("name", ""), bool(ref.get("optional"))))
+        for resource, name, optional in refs:
+            if not optional and self.api.find(resource, namespace, name) is None:
+                return f'{resource.kind.lower()} "{name}" not found'
+        return None
+
+    def _start_containers(self, uid: str) -> None:
+        pod = self._pod(uid)
+        if pod is None:
+            return
+        for name, cstate in self.kubelet[uid]["containers"].items():
+            if not cstate["started"]:
+                self._start_container(pod, uid, name, attempt=0)
+        self._write_pod(uid)
+
+    def _start_container(self, pod: dict[str, Any], uid: str, name: str, attempt: int) -> None:
+        container = self._container(pod, name)
+        cstate = self.kubelet[uid]["containers"][name]
+        image = container.get("image", "")
+        problem = self._config_problem(pod, container)
+        if problem:
+            cstate["state"] = {
+                "waiting": {"reason": "CreateContainerConfigError", "message": problem}
+            }
+            self.event(pod, "Failed", f"Error: {problem}", "Warning", "kubelet")
+            self.after(self._backoff(attempt), self._retry_container, uid, name, attempt + 1)
+            return
+        if not cstate["started"]:
+            self.event(pod, "Pulling", f'Pulling image "{image}"', component="kubelet")
+            problem = self.images.problem(image)
+            if problem:
+                cstate["state"] = {"waiting": {"reason": "ErrImagePull", "message": problem}}
+                self.event(
+                    pod,
+                    "Failed",
+                    f'Failed to pull image "{image}": {problem}',
+                    "Warning",
+                    "kubelet",
+                )
+                self.event(pod, "Failed", "Error: ErrImagePull", "Warning", "kubelet")
+                self.after(self.ready_delay / 2, self._image_backoff, uid, name, attempt)
+                return
+            self.event(
+                pod,
+                "Pulled",
+                f'Successfully pulled image "{image}" in 1.02s '
+                "(1.02s including waiting). Image size: 4242424 bytes.",
+                component="kubelet",
+            )
+        else:
+            self.event(
+                pod,
+                "Pulled",
+                f'Container image "{image}" already present on machine',
+                component="kubelet",
+            )
+        self.event(pod, "Created", f"Created container: {name}", component="kubelet")
+        self.event(pod, "Started", f"Started container {name}", component="kubelet")
+        cstate["started"] = True
+        cstate["state"] = {"running": {"startedAt": now()}}
+        job_pod = (_controller_of(pod) or {}).get("kind") == "Job" or pod["spec"].get(
+            "restartPolicy"
+        ) == "Never"
+        if _env_flag(container, CRASH_ENV):
+            self.after(self.ready_delay / 2, self._crash, uid, name)
+        elif job_pod:
+            self.after(self.ready_delay, self._complete, uid, name)
+        elif _env_flag(container, NEVER_READY_ENV):
+            self.after(self.ready_delay / 2, self._unready, uid, name)
+        else:
+            self.after(self.ready_delay / 2, self._ready, uid, name)
+
+    def _backoff(self, attempt: int) -> float:
+        return max(self.ready_delay, 0.05) * min(2**attempt, 30)
+
+    def _retry_container(self, uid: str, name: str, attempt: int) -> None:
+        pod = self._pod(uid)
+        if pod is not None:
+            self._start_container(pod, uid, name, attempt)
+            self._write_pod(uid)
+
+    def _image_backoff(self, uid: str, name: str, attempt: int) -> None:
+        pod = self._pod(uid)
+        if pod is None:
+            return
+        image = self._container(pod, name).get("image", "")
+        self.kubelet[uid]["containers"][name]["state"] = {
+            "waiting": {
+                "reason": "ImagePullBackOff",
+                "message": f'Back-off pulling image "{image}"',
+            }
+        }
+        self.event(pod, "BackOff", f'Back-off pulling image "{image}"', component="kubelet")
+        self.event(pod, "Failed", "Error: ImagePullBackOff", "Warning", "kubelet")
+        self._write_pod(uid)
+        self.after(self._backoff(attempt + 1), self._retry_container, uid, name, attempt + 1)
+
+    def _ready(self, uid: str, name: str) -> None:
+        if self._pod(uid) is not None:
+            self.kubelet[uid]["containers"][name]["ready"] = True
+            self._write_pod(uid)
+
+    def _unready(self, uid: str, name: str) -> None:
+        pod = self._pod(uid)
+        if pod is not None:
+            self.event(
+                pod,
+                "Unhealthy",
+                "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                "Warning",
+                "kubelet",
+            )
+
+    def _crash(self, uid: str, name: str) -> None:
+        pod = self._pod(uid)
+        if pod is None:
+            return
+        cstate = self.kubelet[uid]["containers"][name]
+        started = cstate["state"].get("running", {}).get("startedAt", now())
+        terminated = {
+            "exitCode": 1,
+            "reason": "Error",
+            "startedAt": started,
+            "finishedAt": now(),
+            "containerID": f"containerd://{uid[:12]}",
+        }
+        cstate["ready"] = False
+        if pod["spec"].get("restartPolicy") == "Never":
+            cstate["state"] = {"terminated": terminated}
+            self.kubelet[uid]["phase"] = "Failed"
+            self._write_pod(uid)
+            return
+        cstate["restartCount"] += 1
+        cstate["lastState"] = {"terminated": terminated}
+        delay = self._backoff(cstate["restartCount"] - 1)
+        pod_id = f"{pod['metadata']['name']}_{pod['metadata']['namespace']}({uid})"
+        cstate["state"] = {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off {max(int(delay), 1) * 10}s restarting failed container={name}"
+                f" pod={pod_id}",
+            }
+        }
+        self.event(
+            pod,
+            "BackOff",
+            f"Back-off restarting failed container {name} in pod {pod_id}",
+            "Warning",
+            "kubelet",
+        )
+        self._write_pod(uid)
+        self.after(delay, self._retry_container, uid, name, 0)
+
+    def _complete(self, uid: str, name: str) -> None:
+        pod = self._pod(uid)
+        if pod is None:
+            return
+        cstate = self.kubelet[uid]["containers"][name]
+        started = cstate["state"].get("running", {}).get("startedAt", now())
+        cstate["state"] = {
+            "terminated": {
+                "exitCode": 0,
+                "reason": "Completed",
+                "startedAt": started,
+                "finishedAt": now(),
+            }
+        }
+        cstate["ready"] = False
+        if all("terminated" in c["state"] for c in self.kubelet[uid]["containers"].values()):
+            self.kubelet[uid]["phase"] = "Succeeded"
+        self._write_pod(uid)
+
+    def _write_pod(self, uid: str, scheduled: bool = False) -> None:
+        state = self.kubelet[uid]
+        with self.api.lock:
+            pod = self._pod(uid)
+            if pod is None:
+                return
+            if scheduled:
+                pod["spec"]["nodeName"] = NODE
+            stamp = now()
+            containers = state["containers"]
+            all_started = all(c["started"] for c in containers.values())
+            all_ready = all(c["ready"] for c in containers.values())
+            phase = state.get("phase") or ("Running" if all_started else "Pending")
+            old_conditions = {
+                c["type"]: c for c in (pod.get("status") or {}).get("conditions") or []
+            }
+
+            def condition(type_: str, ok: bool, reason: str = "") -> dict[str, Any]:
+                previous = old_conditions.get(type_)
+                status = "True" if ok else "False"
+                cond = {
+                    "type": type_,
+                    "status": status,
+                    "lastProbeTime": None,
+                    "lastTransitionTime": previous["lastTransitionTime"]
+                    if previous and previous["status"] == status
+                    else stamp,
+                }
+                if reason and not ok:
+                    cond["reason"] = reason
+                return cond
+
+            not_ready = [n for n, c in containers.items() if not c["ready"]]
+            reason = "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"
+            conditions = [
+                condition("PodReadyToStartContainers", True),
+                condition("Initialized", True),
+                condition("Ready", all_ready, reason),
+                condition("ContainersReady", all_ready, reason),
+                condition("PodScheduled", True),
+            ]
+            for cond in conditions[2:4]:
+                if cond["status"] == "False" and reason == "ContainersNotReady":
+                    cond["message"] = f"containers with unready status: [{' '.join(not_ready)}]"
+            statuses = []
+            for container in pod["spec"]["containers"]:
+                cstate = containers[container["name"]]
+                entry = {
+                    "name": container["name"],
+                    "image": container.get("image", ""),
+                    "imageID": "",
+                    "ready": cstate["ready"],
+                    "restartCount": cstate["restartCount"],
+                    "started": "running" in cstate["state"],
+                    "state": cstate["state"],
+                    "lastState": cstate.get("lastState", {}),
+                }
+                if cstate["started"]:
+                    entry["containerID"] = f"containerd://{uid.replace('-', '')}"
+                    entry["imageID"] = f"docker.io/library/{container.get('image', '')}"
+                statuses.append(entry)
+            pod["status"] = {
+                "phase": phase,
+                "conditions": conditions,
+                "hostIP": "10.0.0.10",
+                "hostIPs": [{"ip": "10.0.0.10"}],
+                "podIP": state["podIP"],
+                "podIPs": [{"ip": state["podIP"]}],
+                "startTime": state["startTime"],
+                "containerStatuses": statuses,
+                "qosClass": "BestEffort",
+            }
+            self.api.store.put(PODS, pod, "MODIFIED")
