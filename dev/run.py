@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -61,6 +62,31 @@ def stop_on_signal(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+SANDBOX_KUBECONFIG = VAR / "sandbox" / "kubeconfig"
+
+
+def start_sandbox() -> subprocess.Popen:
+    """The sandbox cluster (in memory: it starts empty every time)."""
+    SANDBOX_KUBECONFIG.parent.mkdir(exist_ok=True)
+    process = subprocess.Popen(
+        [PYTHON, "-m", "sandbox", "--port", "0", "--kubeconfig", str(SANDBOX_KUBECONFIG)],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline()
+    if "listening on" not in line:
+        raise RuntimeError(f"the sandbox cluster did not start: {line!r}")
+    # Keep reading what it prints, so a full pipe never blocks it.
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+    say(
+        f"sandbox cluster at {line.rsplit(' ', 1)[-1].strip()}; kubectl: "
+        f"export KUBECONFIG={SANDBOX_KUBECONFIG}"
+    )
+    return process
+
+
 def main() -> None:
     # Explicit handlers: a shell that starts us in the background may have set SIGINT to "ignore".
     signal.signal(signal.SIGINT, stop_on_signal)
@@ -91,6 +117,11 @@ def main() -> None:
         manage("seed_hello_world")
         port = free_port(int(os.environ.get("KUBERNAUT_PORT", "8000")))
         # Own process groups: Ctrl-C reaches only this script, which stops the rest in order.
+        children.append(start_sandbox())
+        manage(
+            "register_cluster", "sandbox", "--kubeconfig", str(SANDBOX_KUBECONFIG),
+            "--namespace", "staging", "--namespace", "production", "--create-namespaces",
+        )  # fmt: skip
         children.append(
             subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=ROOT, start_new_session=True)
         )

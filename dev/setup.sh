@@ -23,5 +23,13 @@ if [ ! -x .venv/bin/python ]; then
         python3 -m venv .venv
     fi
 fi
+# The pipeline tests run Debian's Docker registry on loopback; they say so if it is missing.
+if [ "$(id -u)" = 0 ] && ! command -v docker-registry >/dev/null; then
+    apt_install docker-registry
+fi
 .venv/bin/python -m pip install -q -e '.[dev]'
+# The browser tests (tests/browser/) drive Debian's Chromium; Playwright cannot download its own here.
+if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null; then
+    apt_install chromium
+fi
 touch .venv/.installed

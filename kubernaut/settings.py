@@ -31,6 +31,10 @@ if not SECRET_KEY:
         "for instance from `python -c 'import secrets; print(secrets.token_urlsafe(50))'`"
     )
 
+# Encrypts cluster credentials in the database (kubernaut/crypto.py); derived from SECRET_KEY
+# when unset.
+KUBERNAUT_ENCRYPTION_KEY = env_str("KUBERNAUT_ENCRYPTION_KEY") or ""
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -48,6 +52,7 @@ INSTALLED_APPS = [
     "accounts",
     "releases",
     "deployments",
+    "maintenance",
 ]
 
 MIDDLEWARE = [
@@ -123,6 +128,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 # A release's template is limited well below the request limit: real manifests are a few KiB.
 KUBERNAUT_MAX_TEMPLATE_BYTES = env_int("KUBERNAUT_MAX_TEMPLATE_BYTES", 256 * 1024, minimum=1024)
 
+# The Kubernetes version whose schemas manifests are checked against before they are applied.
+KUBERNAUT_SCHEMA_VERSION = env_str("KUBERNAUT_SCHEMA_VERSION", "1.32")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # The token class comes first so that a request without credentials gets 401
@@ -166,8 +174,10 @@ Q_CLUSTER = {
     "name": "kubernaut",
     "orm": "default",
     "workers": env_int("KUBERNAUT_WORKERS", 2, minimum=1),
-    "timeout": env_int("KUBERNAUT_TASK_TIMEOUT", 900, minimum=10),
-    "retry": env_int("KUBERNAUT_TASK_RETRY", 960, minimum=20),
+    # Longer than the longest deployment (30 minutes) so a rollout is never cut off mid-way;
+    # a deployment whose worker died is resumed after `retry` seconds.
+    "timeout": env_int("KUBERNAUT_TASK_TIMEOUT", 1900, minimum=5),
+    "retry": env_int("KUBERNAUT_TASK_RETRY", 2000, minimum=6),
     "max_attempts": 3,
     "save_limit": 1000,
     "catch_up": False,
@@ -175,6 +185,11 @@ Q_CLUSTER = {
 }
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("KUBERNAUT_TASK_TIMEOUT must be smaller than KUBERNAUT_TASK_RETRY")
+
+# Scheduled ANALYZE (maintenance/services.py): how often, and how many dead rows (and more than
+# 5% of the live ones) make a table get VACUUM (ANALYZE) instead.
+KUBERNAUT_ANALYZE_MINUTES = env_int("KUBERNAUT_ANALYZE_MINUTES", 60, minimum=1)
+KUBERNAUT_VACUUM_DEAD_ROWS = env_int("KUBERNAUT_VACUUM_DEAD_ROWS", 10000, minimum=1)
 
 LOGGING = {
     "version": 1,

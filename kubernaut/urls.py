@@ -3,22 +3,43 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from kubernaut import views
+from deployments import views as deployment_views
+from deployments.api import DeploymentDetailApi, DeploymentListApi, DeploymentLogApi, RedeployApi
+from kubernaut import health, views
 from kubernaut.api import api_not_found
+from releases import views as release_views
 from releases.api import ReleaseDetailApi, ReleaseListApi
 
 api = [
     path("releases", ReleaseListApi.as_view(), name="release-list"),
     path("releases/<int:pk>", ReleaseDetailApi.as_view(), name="release-detail"),
+    path("deployments", DeploymentListApi.as_view(), name="deployment-list"),
+    path("deployments/<int:pk>", DeploymentDetailApi.as_view(), name="deployment-detail"),
+    path("deployments/<int:pk>/log", DeploymentLogApi.as_view(), name="deployment-log"),
+    path("deployments/<int:pk>/redeploy", RedeployApi.as_view(), name="deployment-redeploy"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^.*$", api_not_found),
 ]
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("services/<str:name>/", release_views.service_detail, name="service"),
+    path("releases/", release_views.release_list, name="releases"),
+    path("releases/<int:release_id>/deploy", deployment_views.deploy, name="deploy"),
+    path("deployments/", deployment_views.deployment_list, name="deployments"),
+    path("deployments/<int:pk>/", deployment_views.deployment_detail, name="deployment"),
+    path(
+        "deployments/<int:pk>/progress",
+        deployment_views.deployment_progress,
+        name="deployment-progress",
+    ),
+    path("deployments/<int:pk>/redeploy", deployment_views.redeploy, name="redeploy"),
+    path("deployments/<int:pk>/rollback", deployment_views.rollback, name="rollback"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
 ]

@@ -1,10 +1,155 @@
+"""The overview page and what all pages share: permission checks and keyset pages."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from urllib.parse import urlencode
+
+from django import forms
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.db.models import QuerySet
 from django.shortcuts import render
 
-from releases.models import Release
+from deployments.models import Deployment, Namespace
+from releases.models import Service
+
+PAGE_SIZE = 50
+OVERVIEW_SERVICES = 200
 
 
-@login_required
+def require_permission(*codenames: str) -> Callable:
+    """Log in first, then 403 with a sentence naming the first missing permission."""
+
+    def decorator(view: Callable) -> Callable:
+        @login_required
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            for codename in codenames:
+                if not request.user.has_perm(codename):
+                    raise PermissionDenied(
+                        f"Your account lacks the permission {codename}; ask an administrator "
+                        "to grant it."
+                    )
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+@dataclass
+class Page:
+    """One page of a newest-first list; `next_before` is the id to continue from, if any."""
+
+    items: list
+    next_before: int | None
+
+
+def newest_first(queryset: QuerySet, before: int | None, size: int = PAGE_SIZE) -> Page:
+    """Keyset pagination on id: page 1000 costs what page 1 does, however many rows there are."""
+    if before:
+        queryset = queryset.filter(id__lt=before)
+    items = list(queryset.order_by("-id")[: size + 1])
+    if len(items) > size:
+        return Page(items[:size], items[size - 1].pk)
+    return Page(items, None)
+
+
+def latest_deployment_ids(
+    service_ids: list[int], namespace_ids: list[int], *, succeeded_only: bool = False
+) -> list[int]:
+    """Per (service, namespace) pair, the id of its newest (successful) deployment.
+
+    One index probe per pair (LATERAL ... LIMIT 1 on the (service, namespace, -id) index), so the
+    cost follows the size of the grid, not the number of deployments ever made.
+    """
+    if not service_ids or not namespace_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(latest_deployment_sql(succeeded_only), [service_ids, namespace_ids])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def latest_deployment_sql(succeeded_only: bool) -> str:
+    status = "AND d.status = 'succeeded'" if succeeded_only else ""
+    table = Deployment._meta.db_table
+    return f"""
+        SELECT latest.id
+        FROM unnest(%s::bigint[]) AS s(id)
+        CROSS JOIN unnest(%s::bigint[]) AS n(id)
+        CROSS JOIN LATERAL (
+            SELECT d.id FROM {table} d
+            WHERE d.service_id = s.id AND d.namespace_id = n.id AND d.deleted_at IS NULL {status}
+            ORDER BY d.id DESC LIMIT 1
+        ) AS latest
+    """  # noqa: S608 (no user input: the table name and a fixed condition)
+
+
+def filter_query(form: forms.Form) -> str:
+    """The form's filters as a query string for the next-page link (without `before`)."""
+    values = form.cleaned_data if form.is_valid() else {}
+    return urlencode({k: v for k, v in values.items() if v and k != "before"})
+
+
+@dataclass
+class Cell:
+    """One service in one namespace on the overview."""
+
+    newest: Deployment | None
+    running: Deployment | None  # the newest successful one
+
+    @property
+    def still_running(self) -> Deployment | None:
+        """What runs there when the newest deployment is not (yet) a success."""
+        if self.newest and self.running and self.running.pk != self.newest.pk:
+            return self.running
+        return None
+
+
+@require_permission("releases.view_release", "deployments.view_deployment")
 def home(request):
-    releases = Release.objects.select_related("service", "created_by")[:20]
-    return render(request, "home.html", {"releases": releases})
+    query = request.GET.get("q", "").strip()[:63]
+    services = Service.objects.all()
+    if query:
+        services = services.filter(name__icontains=query)
+    services = list(services[: OVERVIEW_SERVICES + 1])
+    truncated = len(services) > OVERVIEW_SERVICES
+    services = services[:OVERVIEW_SERVICES]
+    namespaces = list(
+        Namespace.objects.filter(cluster__deleted_at__isnull=True).select_related("cluster")
+    )
+    service_ids, namespace_ids = [s.pk for s in services], [n.pk for n in namespaces]
+    newest_ids = latest_deployment_ids(service_ids, namespace_ids)
+    # Where the newest deployment did not succeed, the cell also says what still runs there.
+    running_ids = latest_deployment_ids(service_ids, namespace_ids, succeeded_only=True)
+    found = {
+        d.pk: d
+        for d in Deployment.objects.filter(pk__in=set(newest_ids) | set(running_ids))
+        .select_related("release", "created_by")
+        .only(
+            "id",
+            "status",
+            "created_at",
+            "namespace_id",
+            "service_id",
+            "release__id",
+            "release__version",
+            "created_by__username",
+        )  # fmt: skip
+    }
+    newest = {(d.service_id, d.namespace_id): d for d in map(found.get, newest_ids)}
+    running = {(d.service_id, d.namespace_id): d for d in map(found.get, running_ids)}
+    rows = [
+        (
+            service,
+            [
+                Cell(newest.get((service.pk, ns.pk)), running.get((service.pk, ns.pk)))
+                for ns in namespaces
+            ],
+        )
+        for service in services
+    ]
+    context = {"query": query, "namespaces": namespaces, "rows": rows, "truncated": truncated}
+    return render(request, "home.html", context)

@@ -21,6 +21,11 @@ from releases.serializers import (
 from releases.templating import TemplateProblem
 
 FORM_FIELDS = {"service", "version", "template", "comment"}
+# What a row of the list needs (not the template).
+LIST_FIELDS = (
+    "id", "version", "attributes", "comment", "created_at", "service__name",
+    "created_by__username",
+)  # fmt: skip
 
 
 def release_input_from_form(request) -> dict:
@@ -74,7 +79,7 @@ class ReleaseListApi(APIView):
         if "created_before" in given:
             query &= Q(created_at__lt=given["created_before"])
         releases = (
-            Release.objects.filter(query).select_related("service", "created_by").defer("template")
+            Release.objects.filter(query).select_related("service", "created_by").only(*LIST_FIELDS)
         )
         paginator = NewestFirstPagination()
         page = paginator.paginate_queryset(releases, request, view=self)

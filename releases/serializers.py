@@ -78,6 +78,13 @@ class ReleaseInputSerializer(serializers.Serializer):
         return value
 
 
+def api_base_url(context: dict) -> str:
+    """`http://host/api/`, worked out once per response: a list has many rows to link."""
+    if "api_base_url" not in context:
+        context["api_base_url"] = context["request"].build_absolute_uri("/api/")
+    return context["api_base_url"]
+
+
 class ReleaseSerializer(serializers.ModelSerializer):
     service = serializers.CharField(source="service.name")
     created_by = serializers.CharField(source="created_by.username")
@@ -97,7 +104,7 @@ class ReleaseSerializer(serializers.ModelSerializer):
         ]
 
     def get_url(self, release) -> str:
-        return self.context["request"].build_absolute_uri(f"/api/releases/{release.pk}")
+        return f"{api_base_url(self.context)}releases/{release.pk}"
 
 
 class ReleaseDetailSerializer(ReleaseSerializer):

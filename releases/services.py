@@ -1,6 +1,7 @@
 """Registering and deleting releases."""
 
-from django.db import IntegrityError, transaction
+from django.apps import apps
+from django.db import IntegrityError, connection, transaction
 
 from releases import templating
 from releases.models import Release, Service
@@ -11,8 +12,14 @@ class ReleaseConflict(Exception):
 
 
 def known_namespace_attributes() -> set[str]:
-    """Attribute names that namespaces provide at deploy time (none until namespaces exist)."""
-    return set()
+    """Attribute names that some namespace provides at deploy time."""
+    Namespace = apps.get_model("deployments", "Namespace")  # deployments depends on releases
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT jsonb_object_keys(attributes) FROM {Namespace._meta.db_table} "  # noqa: S608
+            "WHERE deleted_at IS NULL AND jsonb_typeof(attributes) = 'object'"
+        )
+        return {name for (name,) in cursor.fetchall()}
 
 
 def create_release(

@@ -60,12 +60,15 @@ def admin_user(db) -> User:
 
 @pytest.fixture
 def alice(db) -> User:
-    return make_user("alice", "view_release", "add_release", "delete_release")
+    return make_user(
+        "alice",
+        "view_release", "add_release", "delete_release", "view_deployment", "add_deployment",
+    )  # fmt: skip
 
 
 @pytest.fixture
 def bob(db) -> User:
-    return make_user("bob", "view_release")
+    return make_user("bob", "view_release", "view_deployment")
 
 
 @pytest.fixture
@@ -118,3 +121,31 @@ def make_release(alice):
         return services.create_release(**body, user=user or alice)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def sandbox_cluster():
+    """One sandbox Kubernetes API server for the session (pods get ready after 0.1 s)."""
+    from sandbox.testing import running_sandbox
+
+    with running_sandbox(ready_delay=0.1) as running:
+        yield running
+
+
+_namespace_numbers = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def target(db, sandbox_cluster):
+    """A Cluster row for the sandbox and a Namespace row for a fresh namespace in it."""
+    from deployments.kube import ClusterClient
+    from deployments.models import Cluster, Namespace
+
+    name = f"ns{next(_namespace_numbers)}"
+    cluster = Cluster(name="sandbox", timeout_seconds=30)
+    cluster.set_kubeconfig(sandbox_cluster.kubeconfig.read_text())
+    cluster.save()
+    client = ClusterClient.for_cluster(cluster)
+    client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    client.close()
+    return Namespace.objects.create(cluster=cluster, name=name, attributes={})

@@ -12,7 +12,14 @@ def test_schema_lists_the_release_endpoints(bob_api):
     response = bob_api.get("/api/schema/?format=json")
     assert response.status_code == 200
     paths = response.json()["paths"]
-    assert {"/api/releases", "/api/releases/{id}"} <= set(paths)
+    assert {
+        "/api/releases",
+        "/api/releases/{id}",
+        "/api/deployments",
+        "/api/deployments/{id}",
+        "/api/deployments/{id}/log",
+        "/api/deployments/{id}/redeploy",
+    } <= set(paths)
     assert "multipart/form-data" in paths["/api/releases"]["post"]["requestBody"]["content"]
 
 

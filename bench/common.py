@@ -1,0 +1,147 @@
+"""What the benchmarks share: a production-like server, an HTTP load loop, percentiles.
+
+The server is gunicorn with DEBUG off on loopback, against the database in DATABASE_URL (fill it
+with `manage.py seed_bench` first). The load comes from threads of this process, each with its own
+keep-alive connection, so client and server share the machine's cores: figures are conservative.
+"""
+
+import http.client
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def server_env() -> dict[str, str]:
+    if not os.environ.get("DATABASE_URL"):
+        sys.exit("Set DATABASE_URL to a database filled by `manage.py seed_bench`.")
+    return {
+        **os.environ,
+        "KUBERNAUT_ENV_FILE": "",
+        "DEBUG": "false",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret-key"),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_COOKIES": "false",
+    }
+
+
+def manage(*arguments: str) -> str:
+    done = subprocess.run(
+        [PYTHON, "manage.py", *arguments], cwd=ROOT, env=server_env(), check=True,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+class Gunicorn:
+    """gunicorn serving Kubernaut on a free loopback port, as in production."""
+
+    def __init__(self, workers: int = 4, threads: int = 2):
+        self.port = free_port()
+        manage("collectstatic", "--no-input", "-v", "0")
+        self.process = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "kubernaut.wsgi",
+             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
+             "--threads", str(threads), "--log-level", "warning"],
+            cwd=ROOT, env=server_env(),
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+@dataclass
+class Result:
+    name: str
+    concurrency: int
+    latencies_ms: list[float]
+    seconds: float
+    errors: int
+
+    def line(self) -> str:
+        ordered = sorted(self.latencies_ms)
+
+        def pct(p: float) -> float:
+            return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+        return (
+            f"| {self.name} | {self.concurrency} | {len(ordered)} | "
+            f"{statistics.median(ordered):.1f} | {pct(0.95):.1f} | {pct(0.99):.1f} | "
+            f"{len(ordered) / self.seconds:.0f} | {self.errors} |"
+        )
+
+
+HEADER = (
+    "| request | concurrency | requests | p50 ms | p95 ms | p99 ms | requests/s | errors |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- |"
+)
+
+
+def load(
+    name: str,
+    port: int,
+    make_request: Callable[[int], tuple[str, str, bytes | None, dict]],
+    *,
+    concurrency: int,
+    requests: int,
+    expect: int = 200,
+) -> Result:
+    """Send `requests` requests from `concurrency` threads; make_request(i) -> method, path, body,
+    headers."""
+    latencies: list[float] = []
+    errors = [0]
+    counter = iter(range(requests))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                number = next(counter, None)
+            if number is None:
+                return
+            method, path, body, headers = make_request(number)
+            started = time.perf_counter()
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if response.status != expect:
+                    errors[0] += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Result(name, concurrency, latencies, time.perf_counter() - started, errors[0])

@@ -1,0 +1,167 @@
+import yaml
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from deployments.models import Cluster, Deployment, LogEntry, Namespace
+from releases.admin import DeletedFilter
+from releases.serializers import ATTRIBUTE_NAME
+
+
+def kubeconfig_problem(text: str, context: str) -> str | None:
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        return f"This is not valid YAML: {error}"
+    if not isinstance(config, dict) or not config.get("clusters") or not config.get("contexts"):
+        return "This does not look like a kubeconfig: it needs clusters and contexts."
+    names = [c.get("name") for c in config["contexts"] if isinstance(c, dict)]
+    wanted = context or config.get("current-context")
+    if not wanted:
+        return "The kubeconfig has no current-context: name the context to use."
+    if wanted not in names:
+        return f"The kubeconfig has no context {wanted!r}; it has: {', '.join(map(str, names))}."
+    return None
+
+
+class ClusterForm(forms.ModelForm):
+    """The kubeconfig is write-only: it is never put back into the page."""
+
+    kubeconfig = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12, "autocomplete": "off", "spellcheck": "false"}),
+        required=False,
+        strip=False,
+        help_text="Paste a kubeconfig. It is stored encrypted and never shown again; leave empty "
+        "to keep the current one.",
+    )
+
+    registry_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        help_text=Cluster._meta.get_field("registry_url").help_text,
+    )
+    # Write-only like the kubeconfig: never rendered back into the page.
+    registry_password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        required=False,
+        strip=False,
+        help_text="Stored encrypted and never shown again; leave empty to keep the current one.",
+    )
+    clear_registry_password = forms.BooleanField(
+        required=False, help_text="Remove the stored registry password."
+    )
+
+    class Meta:
+        model = Cluster
+        fields = ["name", "context", "timeout_seconds", "registry_url", "registry_username"]
+
+    def clean(self):
+        cleaned = super().clean()
+        text = cleaned.get("kubeconfig", "")
+        if not text and not self.instance.kubeconfig_encrypted:
+            raise ValidationError({"kubeconfig": "A new cluster needs a kubeconfig."})
+        if text:
+            problem = kubeconfig_problem(text, cleaned.get("context", ""))
+            if problem:
+                raise ValidationError({"kubeconfig": problem})
+        return cleaned
+
+    def save(self, commit=True):
+        if self.cleaned_data.get("kubeconfig"):
+            self.instance.set_kubeconfig(self.cleaned_data["kubeconfig"])
+        if self.cleaned_data.get("clear_registry_password"):
+            self.instance.set_registry_password("")
+        elif self.cleaned_data.get("registry_password"):
+            self.instance.set_registry_password(self.cleaned_data["registry_password"])
+        return super().save(commit)
+
+
+class SoftDeleteAdmin(admin.ModelAdmin):
+    actions = ["soft_delete", "restore"]
+
+    def get_queryset(self, request):
+        return self.model.all_objects.get_queryset()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # soft delete is an action; rows are never removed
+
+    @admin.action(description="Delete selected (soft)", permissions=["change"])
+    def soft_delete(self, request, queryset):
+        for obj in queryset.alive():
+            obj.soft_delete(by=request.user)
+        self.message_user(request, "Deleted; the rows are kept and can be restored.")
+
+    @admin.action(description="Restore selected", permissions=["change"])
+    def restore(self, request, queryset):
+        from django.db import IntegrityError, transaction
+
+        for obj in queryset.deleted():
+            try:
+                with transaction.atomic():
+                    obj.restore()
+            except IntegrityError:
+                self.message_user(request, f"{obj} not restored: its name is taken.", "warning")
+
+
+@admin.register(Cluster)
+class ClusterAdmin(SoftDeleteAdmin):
+    form = ClusterForm
+    list_display = ["name", "context", "timeout_seconds", "created_at", "deleted_at"]
+    list_filter = [DeletedFilter]
+    search_fields = ["name"]
+
+
+class NamespaceForm(forms.ModelForm):
+    class Meta:
+        model = Namespace
+        fields = ["cluster", "name", "attributes"]
+
+    def clean_attributes(self):
+        attributes = self.cleaned_data["attributes"]
+        if not isinstance(attributes, dict):
+            raise ValidationError('Attributes are a JSON object of strings: {"replicas": "3"}.')
+        for name, value in attributes.items():
+            if not ATTRIBUTE_NAME.match(name) or not isinstance(value, str):
+                raise ValidationError(
+                    f"{name!r}: names are letters, digits and '_'; values are strings."
+                )
+        return attributes
+
+
+@admin.register(Namespace)
+class NamespaceAdmin(SoftDeleteAdmin):
+    form = NamespaceForm
+    list_display = ["name", "cluster", "created_at", "deleted_at"]
+    list_filter = [DeletedFilter, "cluster"]
+    list_select_related = ["cluster"]
+    search_fields = ["name", "cluster__name"]
+
+
+class LogEntryInline(admin.TabularInline):
+    model = LogEntry
+    fields = ["time", "level", "message"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(SoftDeleteAdmin):
+    list_display = ["id", "release", "namespace", "status", "created_by", "created_at"]
+    list_filter = [DeletedFilter, "status", "namespace__cluster"]
+    list_select_related = ["release__service", "namespace__cluster", "created_by"]
+    search_fields = ["release__service__name", "release__version", "namespace__name"]
+    readonly_fields = [
+        "release", "namespace", "status", "reason", "requested_attributes", "attributes",
+        "manifest", "applied_objects", "workloads", "timeout_seconds", "redeploy_of",
+        "created_by", "created_at", "started_at", "finished_at",
+    ]  # fmt: skip
+    exclude = ["deleted_at", "deleted_by"]
+    inlines = [LogEntryInline]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False  # deployments are asked for through the API or the UI, where they are checked

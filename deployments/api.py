@@ -1,0 +1,169 @@
+"""The deployments API: ask for a deployment, follow it, redeploy it."""
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from deployments import services
+from deployments.models import Deployment, LogEntry
+from deployments.serializers import (
+    DeploymentDetailSerializer,
+    DeploymentFilterSerializer,
+    DeploymentInputSerializer,
+    DeploymentSerializer,
+    LogEntrySerializer,
+    LogFilterSerializer,
+    RedeployInputSerializer,
+)
+from kubernaut.api import NewestFirstPagination
+from releases.templating import TemplateProblem
+
+RELATED = ("release", "service", "namespace__cluster", "created_by")
+# What a row of the list needs: wide columns (templates, manifests, credentials) stay behind.
+LIST_FIELDS = (
+    "id", "status", "reason", "timeout_seconds", "redeploy_of", "created_at", "started_at",
+    "finished_at", "release__id", "release__version", "service__name", "namespace__name",
+    "namespace__cluster__name", "created_by__username",
+)  # fmt: skip
+
+
+def accepted(request, deployment: Deployment) -> Response:
+    deployment = Deployment.objects.select_related(*RELATED).get(pk=deployment.pk)
+    body = DeploymentDetailSerializer(deployment, context={"request": request}).data
+    location = request.build_absolute_uri(reverse("deployment-detail", args=[deployment.pk]))
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+class DeploymentListApi(APIView):
+    permission_model = Deployment
+
+    @extend_schema(
+        summary="List deployments, newest first",
+        parameters=[
+            DeploymentFilterSerializer,
+            OpenApiParameter("cursor", str, description="From a `next`/`previous` link"),
+            OpenApiParameter("limit", int, description="Page size, 1-500 (default 50)"),
+        ],
+        responses=DeploymentSerializer(many=True),
+    )
+    def get(self, request):
+        filters = DeploymentFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        given = filters.validated_data
+        lookups = {
+            "service": "service__name",
+            "version": "release__version",
+            "cluster": "namespace__cluster__name",
+            "namespace": "namespace__name",
+            "status": "status",
+            "created_by": "created_by__username",
+        }
+        query = Q(**{lookups[name]: value for name, value in given.items()})
+        deployments = Deployment.objects.filter(query).select_related(*RELATED).only(*LIST_FIELDS)
+        paginator = NewestFirstPagination()
+        page = paginator.paginate_queryset(deployments, request, view=self)
+        data = DeploymentSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
+
+    @extend_schema(
+        summary="Deploy a release to a namespace of a cluster",
+        description=(
+            "Name the release by `release` (its id) or by `service` and `version`. The manifest "
+            "is rendered and every object checked against the Kubernetes schema before anything "
+            "is queued; a worker then applies it and follows the rollout."
+        ),
+        request=DeploymentInputSerializer,
+        responses={202: DeploymentDetailSerializer},
+    )
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError("The body must be a JSON object.")
+        given = DeploymentInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            release = services.find_release(
+                release_id=data.get("release"),
+                service=data.get("service", ""),
+                version=data.get("version", ""),
+            )
+            namespace = services.find_namespace(data["cluster"], data["namespace"])
+            deployment = services.create_deployment(
+                release=release,
+                namespace=namespace,
+                attributes=data["attributes"],
+                user=request.user,
+                timeout_seconds=data.get("timeout_seconds"),
+            )
+        except services.NotFound as error:
+            raise exceptions.NotFound(str(error)) from None
+        except TemplateProblem as problem:
+            raise exceptions.ValidationError({"manifest": [str(problem)]}) from None
+        return accepted(request, deployment)
+
+
+class DeploymentDetailApi(APIView):
+    permission_model = Deployment
+
+    @extend_schema(
+        summary="A deployment with its status, objects and log",
+        responses=DeploymentDetailSerializer,
+    )
+    def get(self, request, pk: int):
+        deployment = get_object_or_404(Deployment.objects.select_related(*RELATED), pk=pk)
+        return Response(DeploymentDetailSerializer(deployment, context={"request": request}).data)
+
+
+class DeploymentLogApi(APIView):
+    permission_model = Deployment
+
+    @extend_schema(
+        summary="Log lines of a deployment after a given line id",
+        parameters=[LogFilterSerializer],
+        responses=LogEntrySerializer(many=True),
+    )
+    def get(self, request, pk: int):
+        deployment = get_object_or_404(Deployment.objects.only("id", "status"), pk=pk)
+        filters = LogFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        entries = LogEntry.objects.filter(
+            deployment=deployment, id__gt=filters.validated_data["after"]
+        )[: filters.validated_data["limit"]]
+        return Response(
+            {
+                "status": deployment.status,
+                "finished": deployment.is_finished,
+                "log": LogEntrySerializer(entries, many=True).data,
+            }
+        )
+
+
+class RedeployApi(APIView):
+    permission_model = Deployment
+    permission_actions = {"POST": "add"}
+
+    @extend_schema(
+        summary="Deploy the same release to the same place again",
+        description="The way to roll back is to redeploy an earlier deployment.",
+        request=RedeployInputSerializer,
+        responses={202: DeploymentDetailSerializer},
+    )
+    def post(self, request, pk: int):
+        original = get_object_or_404(Deployment.objects.select_related(*RELATED), pk=pk)
+        given = RedeployInputSerializer(data=request.data if isinstance(request.data, dict) else {})
+        given.is_valid(raise_exception=True)
+        if original.namespace.is_deleted or original.namespace.cluster.is_deleted:
+            raise exceptions.NotFound("The namespace or cluster of that deployment was deleted.")
+        try:
+            deployment = services.redeploy(
+                original,
+                user=request.user,
+                timeout_seconds=given.validated_data.get("timeout_seconds"),
+            )
+        except TemplateProblem as problem:
+            raise exceptions.ValidationError({"manifest": [str(problem)]}) from None
+        return accepted(request, deployment)

@@ -1,0 +1,189 @@
+"""The one place Kubernaut talks to Kubernetes clusters.
+
+Every call has a timeout, and every failure becomes a ClusterError whose message is the cluster's
+own sentence and whose `retryable` says whether trying again can help. Tests and the sandbox
+cluster meet the rest of the code here.
+"""
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+
+import urllib3
+import yaml
+from kubernetes import config as kube_config
+from kubernetes import watch as kube_watch
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+
+FIELD_MANAGER = "kubernaut"
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 30
+# Watches are closed by the server after this, and opened again where they stopped.
+WATCH_SECONDS = 20
+
+
+class ClusterError(Exception):
+    """A cluster could not do what was asked; the message says why in a person's words."""
+
+    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+
+
+def _server_message(error: ApiException) -> str:
+    body = getattr(error, "body", None)
+    if body:
+        try:
+            status = yaml.safe_load(body)
+            if isinstance(status, dict) and status.get("message"):
+                return str(status["message"])
+        except yaml.YAMLError:
+            pass
+        return str(body)[:500]
+    return f"{error.status} {error.reason}"
+
+
+@contextlib.contextmanager
+def translated_errors(server: str) -> Iterator[None]:
+    try:
+        yield
+    except ApiException as error:  # DynamicApiError is a subclass
+        message = _server_message(error)
+        if error.status in (401, 403):
+            raise ClusterError(
+                f"The cluster at {server} refused Kubernaut's credentials ({error.status}): "
+                f"{message}",
+                status=error.status,
+            ) from None
+        retryable = error.status in (429, 500, 502, 503, 504)
+        raise ClusterError(message, retryable=retryable, status=error.status) from None
+    except ResourceNotFoundError as error:
+        raise ClusterError(f"The cluster does not serve this kind of object: {error}") from None
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise ClusterError(
+            f"The cluster at {server} is unreachable: {reason}", retryable=True
+        ) from None
+
+
+class ClusterClient:
+    """A connection to one cluster, made from the contents of a kubeconfig."""
+
+    def __init__(self, kubeconfig: str, context: str = ""):
+        try:
+            config_dict = yaml.safe_load(kubeconfig)
+            self.api = kube_config.new_client_from_config_dict(
+                config_dict, context=context or None, persist_config=False
+            )
+        except (ConfigException, yaml.YAMLError, TypeError, AttributeError) as error:
+            raise ClusterError(f"The cluster's kubeconfig cannot be used: {error}") from None
+        self.server = self.api.configuration.host
+        # A default for requests that take no timeout of their own (discovery).
+        self.api.rest_client.pool_manager.connection_pool_kw["timeout"] = urllib3.Timeout(
+            connect=CONNECT_TIMEOUT, read=READ_TIMEOUT
+        )
+        self._dynamic: DynamicClient | None = None
+
+    @classmethod
+    def for_cluster(cls, cluster) -> "ClusterClient":
+        return cls(cluster.kubeconfig, cluster.context)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.api.close()
+
+    @property
+    def dynamic(self) -> DynamicClient:
+        if self._dynamic is None:
+            # Per process and server: processes must not write one file at once.
+            server = hashlib.sha256(self.server.encode()).hexdigest()[:12]
+            cache = os.path.join(
+                tempfile.gettempdir(), f"kubernaut-discovery-{server}-{os.getpid()}.json"
+            )
+            with translated_errors(self.server):
+                self._dynamic = DynamicClient(self.api, cache_file=cache)
+        return self._dynamic
+
+    def resource(self, api_version: str, kind: str):
+        with translated_errors(self.server):
+            try:
+                return self.dynamic.resources.get(api_version=api_version, kind=kind)
+            except ResourceNotFoundError:
+                # The discovery cache may predate a CRD; look again once.
+                self.dynamic.resources.invalidate_cache()
+                return self.dynamic.resources.get(api_version=api_version, kind=kind)
+
+    def apply(self, obj: dict, *, dry_run: bool = False) -> dict:
+        """Server-side apply as field manager `kubernaut`, taking over conflicting fields.
+
+        Kubernaut is the source of truth for what it deploys, as `kubectl apply --server-side
+        --force-conflicts` would be.
+        """
+        resource = self.resource(obj["apiVersion"], obj["kind"])
+        metadata = obj["metadata"]
+        with translated_errors(self.server):
+            result = resource.server_side_apply(
+                body=obj,
+                name=metadata["name"],
+                namespace=metadata.get("namespace") if resource.namespaced else None,
+                field_manager=FIELD_MANAGER,
+                force_conflicts=True,
+                dry_run="All" if dry_run else None,
+                _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            )
+        return result.to_dict()
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> dict | None:
+        resource = self.resource(api_version, kind)
+        with translated_errors(self.server):
+            try:
+                found = resource.get(
+                    name=name, namespace=namespace, _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+                )
+            except DynamicApiError as error:
+                if error.status == 404:
+                    return None
+                raise
+        return found.to_dict()
+
+    def list(self, api_version: str, kind: str, namespace: str, **selectors) -> tuple[list, str]:
+        """Objects of a kind in a namespace, and the resourceVersion to watch from."""
+        resource = self.resource(api_version, kind)
+        with translated_errors(self.server):
+            found = resource.get(
+                namespace=namespace, _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **selectors
+            ).to_dict()
+        return found.get("items") or [], found.get("metadata", {}).get("resourceVersion", "")
+
+    def watch(
+        self, api_version: str, kind: str, namespace: str, resource_version: str
+    ) -> Iterator[tuple[str, dict]]:
+        """(event type, object) pairs from `resource_version` on, for WATCH_SECONDS at most.
+
+        Raises ClusterError with status 410 when the version is too old (list again).
+        """
+        resource = self.resource(api_version, kind)
+        watcher = kube_watch.Watch()
+        with translated_errors(self.server):
+            try:
+                for event in self.dynamic.watch(
+                    resource,
+                    namespace=namespace,
+                    resource_version=resource_version,
+                    timeout=WATCH_SECONDS,
+                    watcher=watcher,
+                ):
+                    if event["type"] == "ERROR":
+                        status = event["raw_object"]
+                        raise ClusterError(
+                            status.get("message", "watch error"), status=status.get("code")
+                        )
+                    yield event["type"], event["raw_object"]
+            finally:
+                watcher.stop()

@@ -1,0 +1,53 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from deployments.admin import kubeconfig_problem
+from deployments.kube import ClusterClient, ClusterError
+from deployments.models import Cluster, Namespace
+
+
+class Command(BaseCommand):
+    help = (
+        "Create or update a cluster from a kubeconfig file, with namespaces to deploy to "
+        "(`make run` registers the sandbox this way)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--kubeconfig", required=True, type=Path)
+        parser.add_argument("--context", default="")
+        parser.add_argument("--namespace", action="append", default=[], dest="namespaces")
+        parser.add_argument(
+            "--create-namespaces",
+            action="store_true",
+            help="also create the namespaces in the cluster if they are missing",
+        )
+
+    def handle(self, *args, name, kubeconfig: Path, context, namespaces, create_namespaces, **o):
+        try:
+            text = kubeconfig.read_text()
+        except OSError as error:
+            raise CommandError(f"Cannot read {kubeconfig}: {error.strerror}") from None
+        problem = kubeconfig_problem(text, context)
+        if problem:
+            raise CommandError(f"{kubeconfig}: {problem}")
+        cluster = Cluster.objects.filter(name=name).first() or Cluster(name=name)
+        cluster.context = context
+        cluster.set_kubeconfig(text)
+        cluster.full_clean()
+        cluster.save()
+        for namespace in namespaces:
+            Namespace.objects.get_or_create(cluster=cluster, name=namespace)
+        if create_namespaces:
+            client = ClusterClient.for_cluster(cluster)
+            try:
+                for namespace in namespaces:
+                    client.apply(
+                        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+                    )
+            except ClusterError as error:
+                raise CommandError(f"Cluster {name}: {error}") from None
+            finally:
+                client.close()
+        self.stdout.write(f"Cluster {name} registered with namespaces {', '.join(namespaces)}")

@@ -1,0 +1,122 @@
+"""What a deployment would change: the rendered manifest and a diff per object against the cluster.
+
+The "after" side is the cluster's own answer to a server-side apply dry run, so defaults and
+admission changes show up as they will be applied; the "before" side is the live object. Both
+drop the fields the server owns (status, managedFields, ...) so the diff shows intent only.
+"""
+
+import difflib
+from dataclasses import dataclass, field
+
+import yaml
+
+from deployments import manifests
+from deployments.kube import ClusterClient, ClusterError
+from deployments.models import Namespace
+from releases.models import Release
+from releases.templating import TemplateProblem
+
+# Fields the server writes on every object; they would only add noise to a diff.
+SERVER_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation")
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    name: str  # e.g. "deployment.apps/hello-world"
+    is_new: bool
+    diff: str  # unified diff of YAML; empty when nothing changes
+
+    @property
+    def is_unchanged(self) -> bool:
+        return not self.is_new and not self.diff
+
+    @property
+    def diff_lines(self) -> list[tuple[str, str]]:
+        """(kind, line) pairs for display; kind is "add", "remove", "hunk" or "same"."""
+        kinds = {"+": "add", "-": "remove", "@": "hunk"}
+        return [
+            (kinds.get(line[:1], "same"), line.rstrip("\n"))
+            for line in self.diff.splitlines(keepends=True)
+            if not line.startswith(("+++", "---"))
+        ]
+
+
+@dataclass
+class Preview:
+    """The outcome of a preview; `problem` is a sentence when it could not be made."""
+
+    manifest: str = ""
+    changes: list[ObjectChange] = field(default_factory=list)
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+def comparable(obj: dict | None) -> dict | None:
+    """The object without what the server owns, for a stable diff."""
+    if obj is None:
+        return None
+    cleaned = {key: value for key, value in obj.items() if key != "status"}
+    metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in SERVER_METADATA}
+    annotations = {
+        k: v
+        for k, v in (metadata.get("annotations") or {}).items()
+        # kubectl's copy of the whole object would repeat the diff inside one line.
+        if k != "kubectl.kubernetes.io/last-applied-configuration"
+    }
+    if annotations:
+        metadata["annotations"] = annotations
+    else:
+        metadata.pop("annotations", None)
+    cleaned["metadata"] = metadata
+    return cleaned
+
+
+def as_yaml(obj: dict | None) -> list[str]:
+    if obj is None:
+        return []
+    return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False).splitlines(keepends=True)
+
+
+def diff_objects(name: str, live: dict | None, planned: dict) -> ObjectChange:
+    before, after = comparable(live), comparable(planned)
+    lines = difflib.unified_diff(
+        as_yaml(before), as_yaml(after), fromfile=f"live {name}", tofile=f"new {name}"
+    )
+    return ObjectChange(name=name, is_new=live is None, diff="".join(lines))
+
+
+def preview(*, release: Release, namespace: Namespace, extra: dict[str, str]) -> Preview:
+    """Render the release for the namespace and dry-run every object against its cluster.
+
+    Never raises for the expected problems (a template that fails, an invalid object, a cluster
+    that cannot be reached or refuses an object): they come back as `problem`.
+    """
+    try:
+        rendered = manifests.render_for(release=release, namespace=namespace, extra=extra)
+    except TemplateProblem as problem:
+        return Preview(problem=str(problem))
+    result = Preview(manifest=rendered.text)
+    try:
+        client = ClusterClient.for_cluster(namespace.cluster)
+    except ClusterError as error:
+        result.problem = str(error)
+        return result
+    try:
+        for obj in rendered.objects:
+            name = manifests.describe(obj)
+            metadata = obj["metadata"]
+            try:
+                live = client.get(
+                    obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace")
+                )
+                planned = client.apply(obj, dry_run=True)
+            except ClusterError as error:
+                result.problem = f"{name}: {error}"
+                return result
+            result.changes.append(diff_objects(name, live, planned))
+    finally:
+        client.close()
+    return result

@@ -1,0 +1,662 @@
+"""Rollout rules: is a workload rolled out, still progressing, or failed?
+
+A worker watches each applied workload and, after every watch event, calls `evaluate` with
+the live object, its pods and recent events (plain dicts shaped like the API's JSON, camelCase
+keys). Everything here is a pure function: no I/O, no Django, no kubernetes client.
+
+Where the rules come from:
+
+- Success and progress follow `kubectl rollout status` (kubectl's
+  pkg/polymorphichelpers/rollout_status.go):
+  - Deployment: the controller has observed the current generation, every replica is updated,
+    no old replicas are left and every updated replica is available.
+    A `Progressing` condition with reason `ProgressDeadlineExceeded` is a failure.
+  - StatefulSet: observed generation, `readyReplicas` reaches `spec.replicas`, then all pods
+    above the rolling-update partition are updated (and, without a partition, the current
+    revision has caught up with the update revision).
+  - DaemonSet: observed generation, every scheduled pod updated and available.
+  - Job (not in kubectl): `succeeded >= completions` (default 1) or a `Complete` condition;
+    a `Failed` condition is a failure.
+- Failing fast follows Shopify's krane (lib/krane/kubernetes_resource/pod.rb) and Argo CD's
+  health checks: a pod of the current template in a state that will not fix itself fails the
+  rollout now instead of after the progress deadline. Doomed states are CrashLoopBackOff,
+  an image that does not exist (or that we may not pull), an invalid image name, a container
+  that cannot be created or configured, a container that cannot run, and a long-running pod
+  in phase Failed. A readiness probe that never passes is *not* doomed: the app may still be
+  warming up, so that case ends with the progress deadline or the caller's timeout, and the
+  progressing message says which container is not ready and why.
+
+Pods that are terminating, or that belong to an older template, never fail a rollout: they
+are on their way out. A Deployment's pods only say which template they belong to through
+their `pod-template-hash` label, which the Deployment itself does not carry; pass
+`current_pod_template_hash` (see `new_replicaset_hash`) or every live pod counts.
+For Jobs, crashes and failed pods are left to the Job's own backoffLimit.
+
+Events (optional) only enrich messages, and tell a missing image apart from a slow registry
+when the pod's own message does not say.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+PROGRESSING = "progressing"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+
+WORKLOAD_KINDS = frozenset(
+    {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("batch", "Job")}
+)
+
+# Long messages (containerd repeats the image reference three times) would swamp a log line.
+MAX_DETAIL_CHARS = 300
+
+# An image pull error with one of these in its message will not go away by retrying:
+# the tag or repository is missing, or the registry refuses us.
+_PERMANENT_PULL_ERROR = re.compile(
+    r"not found|manifest unknown|does not exist|name unknown|unauthorized|access denied",
+    re.IGNORECASE,
+)
+
+# krane: the kubelet reports this while it is still fetching a Secret or ConfigMap for the
+# pod; it resolves by itself.
+_TRANSIENT_CONFIG_ERROR = re.compile(r"failed to sync .* cache", re.IGNORECASE)
+
+# A pod that failed for one of these reasons was pushed off its node (eviction, preemption,
+# node shutdown, admission race); the controller replaces it, so the rollout is not doomed.
+_TRANSIENT_POD_FAILURES = {"Evicted", "Preempting", "Shutdown", "NodeShutdown", "Terminated"}
+
+# The kubelet's Unhealthy event says what the probe got, e.g. "statuscode: 503".
+_PROBE_FAILED = re.compile(r"probe failed", re.IGNORECASE)
+
+# Waiting reasons that are simply a step of a healthy start, worth less as an explanation.
+_NORMAL_WAITING_REASONS = {"ContainerCreating", "PodInitializing"}
+
+# Exit code 128 from ContainerCannotRun has been seen for node or runtime hiccups (krane).
+_TRANSIENT_CANNOT_RUN_EXIT_CODE = 128
+
+
+@dataclass(frozen=True)
+class Progress:
+    state: str  # PROGRESSING | SUCCEEDED | FAILED
+    ready: int  # replicas ready/available/completed so far
+    desired: int
+    message: str  # one line for a person
+
+
+def is_workload(obj: dict) -> bool:
+    """True for the kinds whose rollout `evaluate` can follow."""
+    return _group_kind(obj) in WORKLOAD_KINDS
+
+
+def evaluate(
+    obj: dict,
+    pods: Iterable[dict],
+    events: Iterable[dict] = (),
+    *,
+    current_pod_template_hash: str | None = None,
+) -> Progress:
+    """The rollout state of the live workload `obj`, given its pods and recent events.
+
+    `current_pod_template_hash` names the pods of the template being rolled out: for a
+    Deployment it is compared with the pods' `pod-template-hash` label (see
+    `new_replicaset_hash`), for a StatefulSet or DaemonSet with `controller-revision-hash`.
+    A StatefulSet's own `status.updateRevision` is used when no hash is given. Without a
+    hash, every pod that is not terminating counts.
+    """
+    try:
+        return _evaluate(obj, _dicts(pods), _dicts(events), current_pod_template_hash)
+    except Exception as error:
+        # A malformed object must not crash the worker; it keeps waiting until its timeout.
+        return Progress(PROGRESSING, 0, 0, f"{_display_name(obj)}: cannot read status: {error!r}")
+
+
+def new_replicaset_hash(deployment: dict, replicasets: Iterable[dict]) -> str | None:
+    """The `pod-template-hash` of the Deployment's current ReplicaSet, if it can be told.
+
+    The Deployment controller stamps the same `deployment.kubernetes.io/revision` annotation
+    on the Deployment and on its newest ReplicaSet. Until the controller has observed the
+    Deployment's current generation that annotation may still name the previous ReplicaSet,
+    so then the answer is None.
+    """
+    if not _observed(deployment):
+        return None
+    revision_key = "deployment.kubernetes.io/revision"
+    revision = _dig(deployment, "metadata", "annotations", revision_key)
+    uid = _dig(deployment, "metadata", "uid")
+    name = _dig(deployment, "metadata", "name")
+    if not revision:
+        return None
+    for rs in _dicts(replicasets):
+        owners = _dicts(_dig(rs, "metadata", "ownerReferences"))
+        owned = any(
+            owner.get("kind") == "Deployment"
+            and (owner.get("uid") == uid if uid else owner.get("name") == name)
+            for owner in owners
+        )
+        if owned and _dig(rs, "metadata", "annotations", revision_key) == revision:
+            template_hash = _dig(rs, "metadata", "labels", "pod-template-hash")
+            return template_hash if isinstance(template_hash, str) else None
+    return None
+
+
+# --- per kind -------------------------------------------------------------------------------
+
+
+def _evaluate(
+    obj: dict, pods: list[dict], events: list[dict], template_hash: str | None
+) -> Progress:
+    group_kind = _group_kind(obj)
+    if group_kind == ("apps", "Deployment"):
+        return _deployment(obj, pods, events, template_hash)
+    if group_kind == ("apps", "StatefulSet"):
+        return _statefulset(obj, pods, events, template_hash)
+    if group_kind == ("apps", "DaemonSet"):
+        return _daemonset(obj, pods, events, template_hash)
+    if group_kind == ("batch", "Job"):
+        return _job(obj, pods, events)
+    # Anything else (a ConfigMap, a Service) is done once applied: nothing rolls out.
+    return Progress(SUCCEEDED, 0, 0, f"{_display_name(obj)}: not a workload, nothing to wait for")
+
+
+def _deployment(
+    obj: dict, pods: list[dict], events: list[dict], template_hash: str | None
+) -> Progress:
+    name = _display_name(obj)
+    status = _dig(obj, "status") or {}
+    desired = max(_int(_dig(obj, "spec", "replicas"), 1), 0)
+    updated = _int(_dig(status, "updatedReplicas"))
+    total = _int(_dig(status, "replicas"))
+    available = _int(_dig(status, "availableReplicas"))
+    # availableReplicas also counts old pods; assume those are all available, so the bar
+    # never shows new replicas as available before they are.
+    old = max(total - updated, 0)
+    ready = _clamp(min(available - old, updated), desired)
+    observed = _observed(obj)
+    counts = f"{ready}/{desired} pods available"
+    hint = _hint(pods, events, "pod-template-hash", template_hash, counts)
+
+    if not observed:
+        stage = "waiting for the deployment controller to observe the new spec"
+    else:
+        progressing = _condition(obj, "Progressing")
+        if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
+            message = f"{name} exceeded its progress deadline"
+            if hint:
+                message = _join(message, hint, "; ")
+            else:
+                message = _join(message, _text(progressing.get("message")))
+            return Progress(FAILED, ready, desired, message)
+        if updated < desired:
+            stage = f"{updated} of {desired} new replicas have been updated"
+        elif total > updated:
+            stage = f"{total - updated} old replicas are pending termination"
+        elif available < updated:
+            stage = f"{available} of {updated} updated replicas are available"
+        else:
+            return Progress(SUCCEEDED, ready, desired, f"{name}: successfully rolled out")
+
+    # Before the controller has seen the new spec, the pods we are given may all be from
+    # the previous release; only an explicit hash lets us judge them.
+    if observed or template_hash is not None:
+        doomed = _find_doomed(pods, events, "pod-template-hash", template_hash, long_running=True)
+        if doomed:
+            return Progress(
+                FAILED, ready, desired, _failure(name, ready, desired, "available", doomed)
+            )
+    if _dig(obj, "spec", "paused") is True:
+        stage += " (rollout is paused)"
+    replica_failure = _condition(obj, "ReplicaFailure")
+    if replica_failure and replica_failure.get("status") == "True":
+        # e.g. a ResourceQuota forbids creating pods: there are no pods to explain it.
+        stage += f"; {_text(replica_failure.get('message'))}"
+    return Progress(PROGRESSING, ready, desired, _join(f"{name}: {stage}", hint, "; "))
+
+
+def _statefulset(
+    obj: dict, pods: list[dict], events: list[dict], template_hash: str | None
+) -> Progress:
+    name = _display_name(obj)
+    status = _dig(obj, "status") or {}
+    desired = max(_int(_dig(obj, "spec", "replicas"), 1), 0)
+    ready_replicas = _int(_dig(status, "readyReplicas"))
+    ready = _clamp(ready_replicas, desired)
+    updated = _int(_dig(status, "updatedReplicas"))
+    update_revision = _dig(status, "updateRevision")
+    current_revision = _dig(status, "currentRevision")
+    strategy = _dig(obj, "spec", "updateStrategy", "type") or "RollingUpdate"
+    partition = _int(_dig(obj, "spec", "updateStrategy", "rollingUpdate", "partition"))
+    observed = _observed(obj)
+    # Pods of the revision being rolled out carry it in their controller-revision-hash label.
+    if template_hash is None and observed and isinstance(update_revision, str):
+        template_hash = update_revision
+
+    if not observed:
+        stage = "waiting for the statefulset controller to observe the new spec"
+    elif ready_replicas < desired:
+        stage = f"{ready_replicas} of {desired} pods are ready"
+    elif strategy == "RollingUpdate" and partition > 0:
+        target = max(desired - partition, 0)
+        if updated >= target:
+            return Progress(
+                SUCCEEDED,
+                ready,
+                desired,
+                f"{name}: partitioned rollout complete ({updated} pods updated)",
+            )
+        stage = f"{updated} of {target} pods above partition {partition} have been updated"
+    elif strategy == "RollingUpdate" and (
+        updated < desired
+        or (update_revision and current_revision and current_revision != update_revision)
+    ):
+        stage = f"{updated} of {desired} pods have been updated to revision {update_revision}"
+    else:
+        # OnDelete only replaces pods that someone deletes: ready pods are all we can wait for.
+        return Progress(SUCCEEDED, ready, desired, f"{name}: successfully rolled out")
+
+    if observed or template_hash is not None:
+        doomed = _find_doomed(
+            pods, events, "controller-revision-hash", template_hash, long_running=True
+        )
+        if doomed:
+            return Progress(FAILED, ready, desired, _failure(name, ready, desired, "ready", doomed))
+    counts = f"{ready}/{desired} pods ready"
+    hint = _hint(pods, events, "controller-revision-hash", template_hash, counts)
+    return Progress(PROGRESSING, ready, desired, _join(f"{name}: {stage}", hint, "; "))
+
+
+def _daemonset(
+    obj: dict, pods: list[dict], events: list[dict], template_hash: str | None
+) -> Progress:
+    name = _display_name(obj)
+    status = _dig(obj, "status") or {}
+    desired = max(_int(_dig(status, "desiredNumberScheduled")), 0)
+    available = _int(_dig(status, "numberAvailable"))
+    updated = _int(_dig(status, "updatedNumberScheduled"))
+    ready = _clamp(available, desired)
+    strategy = _dig(obj, "spec", "updateStrategy", "type") or "RollingUpdate"
+    # Right after creation there is no status, so desired is still 0: not a success.
+    observed = _observed(obj)
+
+    if not observed:
+        stage = "waiting for the daemon set controller to observe the new spec"
+    elif strategy == "RollingUpdate" and updated < desired:
+        stage = f"{updated} of {desired} new pods have been updated"
+    elif available < desired:
+        stage = f"{available} of {desired} updated pods are available"
+    else:
+        return Progress(SUCCEEDED, ready, desired, f"{name}: successfully rolled out")
+
+    if observed or template_hash is not None:
+        doomed = _find_doomed(
+            pods, events, "controller-revision-hash", template_hash, long_running=True
+        )
+        if doomed:
+            return Progress(
+                FAILED, ready, desired, _failure(name, ready, desired, "available", doomed)
+            )
+    counts = f"{ready}/{desired} pods available"
+    hint = _hint(pods, events, "controller-revision-hash", template_hash, counts)
+    return Progress(PROGRESSING, ready, desired, _join(f"{name}: {stage}", hint, "; "))
+
+
+def _job(obj: dict, pods: list[dict], events: list[dict]) -> Progress:
+    name = _display_name(obj)
+    status = _dig(obj, "status") or {}
+    desired = max(_int(_dig(obj, "spec", "completions"), 1), 0)
+    succeeded = _int(_dig(status, "succeeded"))
+    ready = _clamp(succeeded, desired)
+
+    # FailureTarget is the controller's decision to fail, set before it cleans up the pods.
+    for kind in ("Failed", "FailureTarget"):
+        failed = _condition(obj, kind)
+        if failed and failed.get("status") == "True":
+            why = ": ".join(
+                text for text in (_text(failed.get("reason")), _text(failed.get("message"))) if text
+            )
+            return Progress(FAILED, ready, desired, _join(f"{name} failed", why))
+    complete = _condition(obj, "Complete") or _condition(obj, "SuccessCriteriaMet")
+    if (complete and complete.get("status") == "True") or succeeded >= desired:
+        return Progress(SUCCEEDED, ready, desired, f"{name}: completed ({succeeded} succeeded)")
+
+    # Crashes and failed pods count towards the Job's backoffLimit, so the Job controller
+    # decides about those; an image or config error never does and would hang forever.
+    doomed = _find_doomed(pods, events, None, None, long_running=False)
+    if doomed:
+        return Progress(FAILED, ready, desired, _failure(name, ready, desired, "completed", doomed))
+    stage = f"{succeeded} of {desired} completions succeeded, {_int(_dig(status, 'active'))} active"
+    if _int(_dig(status, "failed")):
+        stage += f", {_int(_dig(status, 'failed'))} failed"
+    if _dig(obj, "spec", "suspend") is True:
+        stage += " (job is suspended)"
+    hint = _hint(pods, events, None, None, None)
+    return Progress(PROGRESSING, ready, desired, _join(f"{name}: {stage}", hint, "; "))
+
+
+# --- pods -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Doom:
+    pod: str
+    container: str | None
+    reason: str
+    detail: str
+
+
+def _current_pods(
+    pods: list[dict], hash_label: str | None, template_hash: str | None
+) -> list[dict]:
+    """Pods that are not going away and belong to the template being rolled out."""
+    current = []
+    for pod in pods:
+        if _dig(pod, "metadata", "deletionTimestamp"):
+            continue
+        old_template = (
+            hash_label is not None
+            and template_hash is not None
+            and _dig(pod, "metadata", "labels", hash_label) != template_hash
+        )
+        if old_template:
+            continue
+        current.append(pod)
+    return current
+
+
+def _container_statuses(pod: dict) -> list[tuple[dict, bool]]:
+    """(status, is_init_container) for every container of the pod, init containers first."""
+    init = [(cs, True) for cs in _dicts(_dig(pod, "status", "initContainerStatuses"))]
+    return init + [(cs, False) for cs in _dicts(_dig(pod, "status", "containerStatuses"))]
+
+
+def _find_doomed(
+    pods: list[dict],
+    events: list[dict],
+    hash_label: str | None,
+    template_hash: str | None,
+    *,
+    long_running: bool,
+) -> _Doom | None:
+    for pod in _current_pods(pods, hash_label, template_hash):
+        doom = _pod_doom(pod, events, long_running)
+        if doom:
+            return doom
+    return None
+
+
+def _pod_doom(pod: dict, events: list[dict], long_running: bool) -> _Doom | None:
+    pod_name = _text(_dig(pod, "metadata", "name")) or "?"
+    pod_reason = _text(_dig(pod, "status", "reason"))
+    if (
+        long_running
+        and _dig(pod, "status", "phase") == "Failed"
+        and pod_reason not in _TRANSIENT_POD_FAILURES
+        and not pod_reason.startswith("OutOf")  # OutOfcpu, OutOfmemory: node admission race
+    ):
+        detail = _text(_dig(pod, "status", "message")) or "the pod stopped and will not restart"
+        return _Doom(pod_name, None, pod_reason or "PodFailed", detail)
+
+    for cs, _ in _container_statuses(pod):
+        container = _text(cs.get("name")) or None
+        waiting_reason = _text(_dig(cs, "state", "waiting", "reason"))
+        waiting_message = _text(_dig(cs, "state", "waiting", "message"))
+
+        if waiting_reason == "CrashLoopBackOff" and long_running:
+            return _Doom(pod_name, container, waiting_reason, _crash_detail(cs, waiting_message))
+        if waiting_reason in ("ErrImagePull", "ImagePullBackOff"):
+            # The back-off message is often only 'Back-off pulling image "x"'; the pull
+            # error itself is then in the kubelet's Failed event.
+            if _PERMANENT_PULL_ERROR.search(waiting_message):
+                return _Doom(pod_name, container, waiting_reason, waiting_message)
+            from_event = _latest_event_message(events, pod, container, _PERMANENT_PULL_ERROR)
+            if from_event:
+                return _Doom(pod_name, container, waiting_reason, from_event)
+        if waiting_reason in ("InvalidImageName", "CreateContainerError") or (
+            waiting_reason == "CreateContainerConfigError"
+            and not _TRANSIENT_CONFIG_ERROR.search(waiting_message)
+        ):
+            detail = (
+                waiting_message
+                or _latest_event_message(events, pod, container, None)
+                or "no details given"
+            )
+            return _Doom(pod_name, container, waiting_reason, detail)
+
+        if long_running:
+            for state in ("state", "lastState"):
+                exit_code = _dig(cs, state, "terminated", "exitCode")
+                if (
+                    _dig(cs, state, "terminated", "reason") == "ContainerCannotRun"
+                    and exit_code != _TRANSIENT_CANNOT_RUN_EXIT_CODE
+                ):
+                    message = _text(_dig(cs, state, "terminated", "message")) or "no details given"
+                    detail = f"exit code {exit_code}: {message}"
+                    return _Doom(pod_name, container, "ContainerCannotRun", detail)
+    return None
+
+
+def _crash_detail(cs: dict, waiting_message: str) -> str:
+    last = _dig(cs, "lastState", "terminated")
+    if not isinstance(last, dict) or not last:
+        return waiting_message or "the container keeps crashing"
+    detail = f"exited with code {last.get('exitCode', '?')}"
+    if last.get("reason"):
+        detail += f" ({_text(last.get('reason'))})"
+    restarts = _int(cs.get("restartCount"))
+    if restarts:
+        detail += f" after {restarts} restarts"
+    if last.get("message"):
+        # The termination message is what the app said last (terminationMessagePath).
+        detail += f": {_text(last.get('message'))}"
+    return detail
+
+
+def _hint(
+    pods: list[dict],
+    events: list[dict],
+    hash_label: str | None,
+    template_hash: str | None,
+    counts: str | None,
+) -> str:
+    """Why the current pods are not ready yet, for a person watching a slow rollout."""
+    best: tuple[int, str] | None = None
+    for pod in _current_pods(pods, hash_label, template_hash):
+        found = _pod_hint(pod, events)
+        if found and (best is None or found[0] < best[0]):
+            best = found
+    if best is None:
+        return ""
+    return f"{counts}: {best[1]}" if counts else best[1]
+
+
+def _pod_hint(pod: dict, events: list[dict]) -> tuple[int, str] | None:
+    """(priority, explanation) for a pod that is not ready; lower priority says more."""
+    phase = _dig(pod, "status", "phase")
+    if _pod_ready(pod) or phase in ("Succeeded", "Failed"):
+        return None
+    where = f" (pod {_text(_dig(pod, 'metadata', 'name')) or '?'})"
+    for condition in _dicts(_dig(pod, "status", "conditions")):
+        if (
+            condition.get("type") == "PodScheduled"
+            and condition.get("status") == "False"
+            and condition.get("reason") == "Unschedulable"
+        ):
+            return 0, f"cannot be scheduled: {_text(condition.get('message'))}{where}"
+
+    hints: list[tuple[int, str]] = []
+    for cs, is_init in _container_statuses(pod):
+        label = f"{'init container' if is_init else 'container'} {_text(cs.get('name'))}"
+        waiting = _dig(cs, "state", "waiting")
+        if isinstance(waiting, dict):
+            reason = _text(waiting.get("reason")) or "waiting"
+            message = _text(waiting.get("message"))
+            priority = 3 if reason in _NORMAL_WAITING_REASONS else 1
+            hints.append((priority, _join(f"{label} is waiting: {reason}", message) + where))
+        elif isinstance(_dig(cs, "state", "running"), dict):
+            if is_init:
+                hints.append((3, f"{label} is running{where}"))
+            elif cs.get("ready") is not True:
+                probe = _latest_event_message(events, pod, _text(cs.get("name")), _PROBE_FAILED)
+                text = _join(f"{label} is running but not ready", probe)
+                hints.append((2, text + where))
+    if hints:
+        return min(hints, key=lambda hint: hint[0])
+    return 4, f"pod is {_text(phase).lower() or 'pending'}{where}"
+
+
+def _pod_ready(pod: dict) -> bool:
+    return any(
+        condition.get("type") == "Ready" and condition.get("status") == "True"
+        for condition in _dicts(_dig(pod, "status", "conditions"))
+    )
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def _latest_event_message(
+    events: list[dict], pod: dict, container: str | None, matches: re.Pattern[str] | None
+) -> str:
+    """The newest message of an event about this pod (and container) that matches.
+
+    Without a pattern, only the kubelet's Failed and BackOff events count, since those
+    carry the error behind a waiting container.
+    """
+    pod_name = _dig(pod, "metadata", "name")
+    pod_namespace = _dig(pod, "metadata", "namespace")
+    newest: tuple[datetime, int, str] | None = None
+    for position, event in enumerate(events):
+        # core/v1 names it involvedObject/message, events.k8s.io/v1 regarding/note.
+        involved = event.get("involvedObject") or event.get("regarding") or {}
+        if not isinstance(involved, dict) or involved.get("kind") != "Pod":
+            continue
+        if involved.get("name") != pod_name:
+            continue
+        if pod_namespace and involved.get("namespace") not in (None, pod_namespace):
+            continue
+        field_path = _text(involved.get("fieldPath"))
+        if container and "{" in field_path and not field_path.endswith("{" + container + "}"):
+            continue
+        message = _text(event.get("message") or event.get("note"))
+        if not message:
+            continue
+        if matches is None:
+            if event.get("reason") not in ("Failed", "BackOff"):
+                continue
+        elif not matches.search(message):
+            continue
+        # Same timestamp (or none): the later one in the list wins.
+        key = (_event_time(event), position, message)
+        if newest is None or key[:2] > newest[:2]:
+            newest = key
+    return newest[2] if newest else ""
+
+
+def _event_time(event: dict) -> datetime:
+    for value in (
+        event.get("lastTimestamp"),
+        event.get("deprecatedLastTimestamp"),
+        event.get("eventTime"),
+        _dig(event, "series", "lastObservedTime"),
+        event.get("firstTimestamp"),
+        _dig(event, "metadata", "creationTimestamp"),
+    ):
+        moment = _parse_time(value)
+        if moment:
+            return moment
+    return datetime.min.replace(tzinfo=UTC)
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    # The API always means UTC; a naive value must still compare with aware ones.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- small helpers --------------------------------------------------------------------------
+
+
+def _dig(obj: Any, *keys: str) -> Any:
+    """obj[k1][k2]..., or None as soon as a level is missing or not a mapping."""
+    for key in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _int(value: Any, default: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return default
+    return value
+
+
+def _text(value: Any) -> str:
+    """A one-line, bounded string; '' for None."""
+    if value is None:
+        return ""
+    text = " ".join(str(value).split())
+    if len(text) > MAX_DETAIL_CHARS:
+        text = text[: MAX_DETAIL_CHARS - 3] + "..."
+    return text
+
+
+def _dicts(value: Any) -> list[dict]:
+    if isinstance(value, dict) or not isinstance(value, Iterable) or isinstance(value, str):
+        return []
+    return [item for item in value if isinstance(item, dict)]
+
+
+def _clamp(value: int, upper: int) -> int:
+    return max(0, min(value, upper))
+
+
+def _join(first: str, second: str, separator: str = ": ") -> str:
+    return f"{first}{separator}{second}" if second else first
+
+
+def _group_kind(obj: Any) -> tuple[str, str]:
+    api_version = _dig(obj, "apiVersion")
+    group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
+    kind = _dig(obj, "kind")
+    return group, kind if isinstance(kind, str) else ""
+
+
+def _display_name(obj: Any) -> str:
+    """kubectl's resource/name form: deployment.apps/hello-world, job.batch/migrate."""
+    group, kind = _group_kind(obj)
+    resource = kind.lower() or "object"
+    if group:
+        resource += "." + group
+    return f"{resource}/{_text(_dig(obj, 'metadata', 'name')) or '?'}"
+
+
+def _condition(obj: dict, condition_type: str) -> dict | None:
+    for condition in _dicts(_dig(obj, "status", "conditions")):
+        if condition.get("type") == condition_type:
+            return condition
+    return None
+
+
+def _observed(obj: dict) -> bool:
+    """Has the controller seen the current spec? Until then its status describes an older one."""
+    observed = _int(_dig(obj, "status", "observedGeneration"), -1)
+    # The API leaves out a zero observedGeneration: absent means "not yet".
+    return observed > 0 and observed >= _int(_dig(obj, "metadata", "generation"))
+
+
+def _failure(name: str, ready: int, desired: int, noun: str, doom: _Doom) -> str:
+    where = f"pod {doom.pod}" + (f", container {doom.container}" if doom.container else "")
+    return f"{name}: {ready}/{desired} pods {noun}: {doom.reason}: {doom.detail} ({where})"

@@ -1,0 +1,86 @@
+"""Input and output shapes of the deployments API."""
+
+from rest_framework import serializers
+
+from deployments.models import MAX_TIMEOUT_SECONDS, Deployment, LogEntry
+from releases.serializers import AttributesField, StrictCharField, api_base_url
+
+
+class DeploymentInputSerializer(serializers.Serializer):
+    release = serializers.IntegerField(required=False, min_value=1)
+    service = StrictCharField(required=False, max_length=63)
+    version = StrictCharField(required=False, max_length=128)
+    cluster = StrictCharField(max_length=63)
+    namespace = StrictCharField(max_length=63)
+    attributes = AttributesField(required=False, default=dict)
+    timeout_seconds = serializers.IntegerField(
+        required=False, min_value=10, max_value=MAX_TIMEOUT_SECONDS
+    )
+
+    def validate(self, data):
+        by_id = "release" in data
+        by_name = "service" in data or "version" in data
+        if by_id == by_name or (by_name and not ("service" in data and "version" in data)):
+            raise serializers.ValidationError(
+                "Name the release either by id (release) or by service and version, not both."
+            )
+        return data
+
+
+class RedeployInputSerializer(serializers.Serializer):
+    timeout_seconds = serializers.IntegerField(
+        required=False, min_value=10, max_value=MAX_TIMEOUT_SECONDS
+    )
+
+
+class LogEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LogEntry
+        fields = ["id", "time", "level", "message"]
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    service = serializers.CharField(source="service.name")
+    version = serializers.CharField(source="release.version")
+    cluster = serializers.CharField(source="namespace.cluster.name")
+    namespace = serializers.CharField(source="namespace.name")
+    created_by = serializers.CharField(source="created_by.username")
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id", "url", "release", "service", "version", "cluster", "namespace", "status",
+            "reason", "created_by", "created_at", "started_at", "finished_at", "timeout_seconds",
+            "redeploy_of",
+        ]  # fmt: skip
+
+    def get_url(self, deployment) -> str:
+        return f"{api_base_url(self.context)}deployments/{deployment.pk}"
+
+
+class DeploymentDetailSerializer(DeploymentSerializer):
+    log = serializers.SerializerMethodField()
+
+    class Meta(DeploymentSerializer.Meta):
+        fields = DeploymentSerializer.Meta.fields + [
+            "requested_attributes", "attributes", "manifest", "applied_objects", "workloads", "log",
+        ]  # fmt: skip
+
+    def get_log(self, deployment) -> list[dict]:
+        entries = deployment.log_entries.all()[: self.context.get("log_limit", 5000)]
+        return LogEntrySerializer(entries, many=True).data
+
+
+class DeploymentFilterSerializer(serializers.Serializer):
+    service = serializers.CharField(required=False, max_length=63)
+    version = serializers.CharField(required=False, max_length=128)
+    cluster = serializers.CharField(required=False, max_length=63)
+    namespace = serializers.CharField(required=False, max_length=63)
+    status = serializers.ChoiceField(required=False, choices=Deployment.Status.values)
+    created_by = serializers.CharField(required=False, max_length=150)
+
+
+class LogFilterSerializer(serializers.Serializer):
+    after = serializers.IntegerField(required=False, min_value=0, default=0)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=5000, default=1000)

@@ -1,0 +1,147 @@
+"""Creating deployments: check everything that can be checked before anything is queued."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from deployments import manifests
+from deployments.models import Deployment, LogEntry, Namespace
+from releases.models import Release
+
+
+class NotFound(Exception):
+    """Something the request names does not exist (or was deleted)."""
+
+
+def find_release(*, release_id: int | None = None, service: str = "", version: str = "") -> Release:
+    releases = Release.objects.select_related("service")
+    if release_id is not None:
+        release = releases.filter(pk=release_id).first()
+        if release is None:
+            raise NotFound(f"Release {release_id} does not exist or was deleted.")
+        return release
+    release = releases.filter(service__name=service, version=version).first()
+    if release is None:
+        raise NotFound(f"Service {service!r} has no release {version!r} (or it was deleted).")
+    return release
+
+
+def find_namespace(cluster: str, namespace: str) -> Namespace:
+    found = (
+        Namespace.objects.select_related("cluster")
+        .filter(cluster__name=cluster, cluster__deleted_at__isnull=True, name=namespace)
+        .first()
+    )
+    if found is None:
+        raise NotFound(
+            f"There is no namespace {namespace!r} in cluster {cluster!r}; an admin adds clusters "
+            "and namespaces in the admin."
+        )
+    return found
+
+
+def create_deployment(
+    *,
+    release: Release,
+    namespace: Namespace,
+    attributes: dict[str, str],
+    user,
+    timeout_seconds: int | None = None,
+    redeploy_of: Deployment | None = None,
+) -> Deployment:
+    """Render and validate the release for the namespace, save the deployment, queue it.
+
+    Raises templating.TemplateProblem (nothing is saved) when the manifest cannot be used.
+    """
+    with transaction.atomic():
+        deployment = Deployment.objects.create(
+            release=release,
+            service_id=release.service_id,
+            namespace=namespace,
+            requested_attributes=attributes,
+            manifest="",
+            timeout_seconds=timeout_seconds or namespace.cluster.timeout_seconds,
+            created_by=user,
+            redeploy_of=redeploy_of,
+        )
+        # Rendered inside the transaction so that {{ deployment_id }} is the real id; a problem
+        # rolls the row back.
+        rendered = manifests.render_for(
+            release=release, namespace=namespace, extra=attributes, deployment_id=deployment.pk
+        )
+        deployment.attributes = rendered.variables
+        deployment.manifest = rendered.text
+        deployment.save(update_fields=["attributes", "manifest"])
+        LogEntry.objects.create(
+            deployment=deployment,
+            message=f"{user} asked to deploy {release} to {namespace}"
+            + (f" (redeploy of #{redeploy_of.pk})" if redeploy_of else ""),
+        )
+        transaction.on_commit(lambda: enqueue(deployment.pk))
+    return deployment
+
+
+def enqueue(deployment_id: int) -> None:
+    async_task(
+        "deployments.tasks.run_deployment",
+        deployment_id,
+        task_name=f"deployment-{deployment_id}",
+        group="deployments",
+    )
+
+
+def redeploy(deployment: Deployment, *, user, timeout_seconds: int | None = None) -> Deployment:
+    """Deploy the same release to the same place with the same request attributes."""
+    return create_deployment(
+        release=Release.all_objects.select_related("service").get(pk=deployment.release_id),
+        namespace=deployment.namespace,
+        attributes=deployment.requested_attributes,
+        user=user,
+        timeout_seconds=timeout_seconds or deployment.timeout_seconds,
+        redeploy_of=deployment,
+    )
+
+
+def previous_success(deployment: Deployment) -> Deployment | None:
+    """The last successful deployment of another release of the service to the same namespace
+    before this one: what rolling back returns to."""
+    return (
+        Deployment.objects.filter(
+            namespace_id=deployment.namespace_id,
+            service_id=deployment.service_id,
+            status=Deployment.Status.SUCCEEDED,
+            id__lt=deployment.pk,
+        )
+        .exclude(release_id=deployment.release_id)
+        .select_related("release__service", "namespace__cluster")
+        .order_by("-id")
+        .first()
+    )
+
+
+STALE_GRACE = timedelta(minutes=5)
+
+
+def fail_stale_deployments() -> int:
+    """Finish deployments whose worker is gone for good, so nothing stays running forever.
+
+    A deployment past its timeout by a grace period is no longer being followed: its worker died
+    and django-q gave up redelivering it.
+    """
+    now = timezone.now()
+    count = 0
+    for deployment in Deployment.objects.filter(status__in=["pending", "running"]):
+        started = deployment.started_at or deployment.created_at
+        if now - started < timedelta(seconds=deployment.timeout_seconds) + STALE_GRACE:
+            continue
+        updated = Deployment.objects.filter(pk=deployment.pk, status=deployment.status).update(
+            status=Deployment.Status.FAILED,
+            reason="The worker running this deployment stopped and it was not resumed in time.",
+            finished_at=now,
+        )
+        if updated:
+            deployment.log("Marked failed: its worker stopped and did not come back.", "error")
+            count += 1
+    return count

@@ -1,0 +1,133 @@
+"""Pages to deploy a release, follow a deployment, redeploy or roll it back, and list them."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from deployments import preview, services
+from deployments.forms import DeployForm, DeploymentFilterForm
+from deployments.models import Deployment
+from kubernaut.views import filter_query, newest_first, require_permission
+from releases.models import Release
+from releases.templating import TemplateProblem
+
+RELATED = ("release", "service", "namespace__cluster", "created_by")
+HEAVY_FIELDS = ("manifest", "attributes", "requested_attributes", "applied_objects")
+LOG_LIMIT = 5000
+
+
+@require_permission("releases.view_release", "deployments.add_deployment")
+def deploy(request, release_id: int):
+    """GET: the form. POST `preview`: render + dry run + diff. POST `deploy`: the same checks,
+    then queue; any problem is shown on the page and nothing is queued."""
+    release = get_object_or_404(
+        Release.objects.select_related("service", "created_by"), pk=release_id
+    )
+    initial = {"namespace": request.GET.get("namespace")} if request.GET.get("namespace") else {}
+    form = DeployForm(request.POST or None, initial=initial)
+    context = {"release": release, "form": form, "result": None}
+    if request.method == "POST" and form.is_valid():
+        given = form.cleaned_data
+        # Checked again on confirm: the cluster may have changed (or gone) since the preview.
+        result = preview.preview(
+            release=release, namespace=given["namespace"], extra=given["attributes"]
+        )
+        context["result"] = result
+        if result.ok and request.POST.get("action") == "deploy":
+            try:
+                deployment = services.create_deployment(
+                    release=release,
+                    namespace=given["namespace"],
+                    attributes=given["attributes"],
+                    user=request.user,
+                    timeout_seconds=given["timeout_seconds"],
+                )
+            except TemplateProblem as problem:
+                result.problem = str(problem)
+            else:
+                messages.success(request, f"Deployment #{deployment.pk} is queued.")
+                return redirect("deployment", pk=deployment.pk)
+    return render(request, "deployments/deploy.html", context)
+
+
+def deployment_or_404(pk: int) -> Deployment:
+    return get_object_or_404(Deployment.objects.select_related(*RELATED), pk=pk)
+
+
+@require_permission("deployments.view_deployment")
+def deployment_detail(request, pk: int):
+    deployment = deployment_or_404(pk)
+    log = list(deployment.log_entries.all()[:LOG_LIMIT])
+    context = {
+        "deployment": deployment,
+        "log": log,
+        "last_log_id": log[-1].pk if log else 0,
+        "rollback_to": services.previous_success(deployment),
+        "can_deploy": request.user.has_perm("deployments.add_deployment"),
+    }
+    return render(request, "deployments/detail.html", context)
+
+
+@require_permission("deployments.view_deployment")
+def deployment_progress(request, pk: int):
+    """The status part of the deployment page, fetched again while it runs."""
+    deployment = get_object_or_404(
+        Deployment.objects.select_related("namespace__cluster").defer(*HEAVY_FIELDS), pk=pk
+    )
+    return render(request, "deployments/_progress.html", {"deployment": deployment})
+
+
+def start_again(request, original: Deployment, verb: str):
+    if original.namespace.is_deleted or original.namespace.cluster.is_deleted:
+        messages.error(request, "The namespace or cluster of that deployment was deleted.")
+        return redirect("deployment", pk=original.pk)
+    try:
+        deployment = services.redeploy(original, user=request.user)
+    except TemplateProblem as problem:
+        messages.error(request, f"Could not {verb}: {problem}")
+        return redirect("deployment", pk=original.pk)
+    messages.success(request, f"Deployment #{deployment.pk} is queued ({verb} of #{original.pk}).")
+    return redirect("deployment", pk=deployment.pk)
+
+
+@require_POST
+@require_permission("deployments.add_deployment")
+def redeploy(request, pk: int):
+    return start_again(request, deployment_or_404(pk), "redeploy")
+
+
+@require_POST
+@require_permission("deployments.add_deployment")
+def rollback(request, pk: int):
+    deployment = deployment_or_404(pk)
+    target = services.previous_success(deployment)
+    if target is None:
+        messages.error(
+            request,
+            f"Nothing to roll back to: no other release of {deployment.release.service} "
+            f"succeeded in {deployment.namespace} before this deployment.",
+        )
+        return redirect("deployment", pk=deployment.pk)
+    return start_again(request, target, "roll back")
+
+
+@require_permission("deployments.view_deployment")
+def deployment_list(request):
+    form = DeploymentFilterForm(request.GET)
+    page = None
+    if form.is_valid():
+        given = form.cleaned_data
+        lookups = {
+            "service": "service__name",
+            "cluster": "namespace__cluster__name",
+            "namespace": "namespace__name",
+            "status": "status",
+            "created_by": "created_by__username",
+        }
+        filters = {lookups[name]: given[name] for name in lookups if given[name]}
+        deployments = (
+            Deployment.objects.filter(**filters).select_related(*RELATED).defer(*HEAVY_FIELDS)
+        )
+        page = newest_first(deployments, given["before"])
+    context = {"form": form, "page": page, "filters": filter_query(form)}
+    return render(request, "deployments/list.html", context)

@@ -1,0 +1,42 @@
+from django.conf import settings
+from django.contrib import admin
+
+from maintenance import services
+from maintenance.models import MaintenanceRun
+
+
+@admin.register(MaintenanceRun)
+class MaintenanceRunAdmin(admin.ModelAdmin):
+    """The database health page: table statistics above the list of maintenance runs."""
+
+    list_display = ["started_at", "trigger", "duration_ms", "table_count", "vacuumed", "error"]
+    list_filter = ["trigger"]
+    readonly_fields = ["started_at", "trigger", "duration_ms", "vacuumed", "error", "tables"]
+    change_list_template = "admin/maintenance/database_health.html"
+
+    @admin.display(description="tables")
+    def table_count(self, run) -> int:
+        return len(run.tables)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        stats = services.table_stats()
+        stale = set(services.stale_tables(stats))
+        for table in stats:
+            table["stale"] = table["relname"] in stale
+            table["needs_vacuum"] = services.needs_vacuum(table)
+        context = {
+            "table_stats": stats,
+            "stale_tables": sorted(stale),
+            "analyze_minutes": settings.KUBERNAUT_ANALYZE_MINUTES,
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)

@@ -1,0 +1,95 @@
+"""Pages about services and their releases."""
+
+from django import forms
+from django.shortcuts import get_object_or_404, render
+
+from deployments.models import Deployment, Namespace
+from kubernaut.views import filter_query, latest_deployment_ids, newest_first, require_permission
+from releases.models import Release, Service
+
+HISTORY_SIZE = 20
+
+
+class ReleaseFilterForm(forms.Form):
+    """Filters of the releases list; unknown names simply match nothing."""
+
+    service = forms.CharField(required=False, max_length=63)
+    created_by = forms.CharField(required=False, max_length=150, label="By")
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+
+KEY_ATTRIBUTES = ("image", "replicas")
+
+
+def key_attributes(release: Release, limit: int = 4) -> list[tuple[str, str]]:
+    """The attributes worth a glance: image and replicas first, then the others by name."""
+    names = sorted(release.attributes, key=lambda name: (name not in KEY_ATTRIBUTES, name))
+    return [(name, release.attributes[name]) for name in names[:limit]]
+
+
+def live_deployments(service: Service) -> list[Deployment]:
+    """Per namespace, the newest successful deployment of the service: what runs there now."""
+    namespaces = Namespace.objects.filter(cluster__deleted_at__isnull=True).values_list(
+        "pk", flat=True
+    )
+    ids = latest_deployment_ids([service.pk], list(namespaces), succeeded_only=True)
+    return list(
+        Deployment.objects.filter(pk__in=ids)
+        .order_by("namespace__cluster__name", "namespace__name")
+        .select_related("release", "namespace__cluster", "created_by")
+        .defer("manifest", "attributes", "requested_attributes", "applied_objects")
+    )
+
+
+@require_permission("releases.view_release")
+def service_detail(request, name: str):
+    service = get_object_or_404(Service, name=name)
+    form = ReleaseFilterForm(request.GET)
+    before = form.cleaned_data["before"] if form.is_valid() else None
+    page = newest_first(
+        Release.objects.filter(service=service).select_related("created_by").defer("template"),
+        before,
+    )
+    can_see_deployments = request.user.has_perm("deployments.view_deployment")
+    live, history = [], []
+    if can_see_deployments:
+        live = live_deployments(service)
+        history = list(
+            Deployment.objects.filter(service=service)
+            .select_related("release", "service", "namespace__cluster", "created_by")
+            .defer("manifest", "attributes", "requested_attributes", "applied_objects")
+            .order_by("-id")[:HISTORY_SIZE]
+        )
+    live_by_release: dict[int, list] = {}
+    for deployment in live:
+        live_by_release.setdefault(deployment.release_id, []).append(deployment.namespace)
+    releases = [
+        (release, key_attributes(release), live_by_release.get(release.pk, []))
+        for release in page.items
+    ]
+    context = {
+        "service": service,
+        "releases": releases,
+        "page": page,
+        "live": live,
+        "history": history,
+        "can_see_deployments": can_see_deployments,
+        "can_deploy": request.user.has_perm("deployments.add_deployment"),
+    }
+    return render(request, "releases/service.html", context)
+
+
+@require_permission("releases.view_release")
+def release_list(request):
+    form = ReleaseFilterForm(request.GET)
+    releases = Release.objects.select_related("service", "created_by").defer("template")
+    page = None
+    if form.is_valid():
+        given = form.cleaned_data
+        if given["service"]:
+            releases = releases.filter(service__name=given["service"])
+        if given["created_by"]:
+            releases = releases.filter(created_by__username=given["created_by"])
+        page = newest_first(releases, given["before"])
+    context = {"form": form, "page": page, "filters": filter_query(form)}
+    return render(request, "releases/list.html", context)

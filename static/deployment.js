@@ -1,0 +1,64 @@
+// Follows a running deployment: appends new log lines and refreshes the progress part
+// until the deployment has finished. Plain polling keeps it simple and proxy-friendly.
+(function () {
+  "use strict";
+  const log = document.getElementById("log");
+  const progress = document.getElementById("progress");
+  if (!log || !progress || log.dataset.finished === "true") return;
+  const note = document.getElementById("log-note");
+  let after = Number(log.dataset.after) || 0;
+  const INTERVAL = 700;
+  log.scrollTop = log.scrollHeight;
+
+  function line(entry) {
+    const item = document.createElement("li");
+    item.className = "level-" + entry.level;
+    const time = document.createElement("time");
+    time.dateTime = entry.time;
+    time.textContent = new Date(entry.time).toISOString().slice(11, 19);
+    const level = document.createElement("span");
+    level.className = "level";
+    level.textContent = entry.level;
+    item.append(time, " ", level, " " + entry.message);
+    return item;
+  }
+
+  async function refreshProgress() {
+    const response = await fetch(progress.dataset.url, { credentials: "same-origin" });
+    if (response.ok) progress.innerHTML = await response.text();
+  }
+
+  async function tick() {
+    let finished = false;
+    try {
+      const response = await fetch(log.dataset.url + "?after=" + after, {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      });
+      if (response.ok) {
+        const body = await response.json();
+        // Keep following the end of the log, unless the reader scrolled up to read.
+        const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+        for (const entry of body.log) {
+          log.append(line(entry));
+          after = entry.id;
+        }
+        if (atEnd) log.scrollTop = log.scrollHeight;
+        // One more round after the end when lines came with it: a page holds at most 1000.
+        finished = body.finished && body.log.length === 0;
+        await refreshProgress();
+        if (note) note.textContent = body.finished ? "" : "Following the deployment live…";
+      } else if (note) {
+        note.textContent = "Could not refresh (" + response.status + "); trying again.";
+      }
+    } catch (error) {
+      if (note) note.textContent = "Connection lost; trying again.";
+    }
+    if (finished) {
+      log.dataset.finished = "true";
+    } else {
+      setTimeout(tick, INTERVAL);
+    }
+  }
+  setTimeout(tick, INTERVAL);
+})();

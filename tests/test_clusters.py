@@ -1,0 +1,114 @@
+"""Clusters: credentials encrypted and never shown back; register_cluster; the admin form."""
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from deployments.models import Cluster, Namespace
+from kubernaut import crypto
+
+pytestmark = pytest.mark.django_db
+
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://k8s.example:6443"}}]
+users: [{name: u, user: {token: super-secret-token}}]
+contexts: [{name: main, context: {cluster: c, user: u}}]
+current-context: main
+"""
+
+
+def test_kubeconfig_is_encrypted_at_rest():
+    cluster = Cluster(name="eu")
+    cluster.set_kubeconfig(KUBECONFIG)
+    cluster.save()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT kubeconfig_encrypted FROM deployments_cluster WHERE id = %s",
+                       [cluster.pk])  # fmt: skip
+        stored = cursor.fetchone()[0]
+    assert "super-secret-token" not in stored
+    assert Cluster.objects.get(pk=cluster.pk).kubeconfig == KUBECONFIG
+
+
+def test_a_changed_key_gives_a_clear_error(settings):
+    cluster = Cluster(name="eu")
+    cluster.set_kubeconfig(KUBECONFIG)
+    settings.KUBERNAUT_ENCRYPTION_KEY = "another-key"
+    with pytest.raises(crypto.UnreadableSecret, match="Enter the cluster's kubeconfig again"):
+        cluster.kubeconfig  # noqa: B018
+
+
+def test_register_cluster_creates_and_updates(tmp_path):
+    path = tmp_path / "kubeconfig"
+    path.write_text(KUBECONFIG)
+    call_command("register_cluster", "eu", "--kubeconfig", str(path), "--namespace", "staging")
+    call_command("register_cluster", "eu", "--kubeconfig", str(path), "--namespace", "staging",
+                 "--namespace", "production")  # fmt: skip
+
+    cluster = Cluster.objects.get()
+    assert cluster.kubeconfig == KUBECONFIG
+    assert sorted(Namespace.objects.values_list("name", flat=True)) == ["production", "staging"]
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "expected"),
+    [
+        ("{not yaml", "", "not valid YAML"),
+        ("just: text", "", "does not look like a kubeconfig"),
+        (KUBECONFIG, "other", "no context 'other'"),
+    ],
+)
+def test_register_cluster_refuses_a_bad_kubeconfig(tmp_path, text, context, expected):
+    path = tmp_path / "kubeconfig"
+    path.write_text(text)
+    with pytest.raises(CommandError, match=expected):
+        call_command("register_cluster", "eu", "--kubeconfig", str(path), "--context", context)
+    assert not Cluster.objects.exists()
+
+
+def test_admin_never_shows_the_kubeconfig_back(admin_user, client):
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/deployments/cluster/add/",
+        {"name": "eu", "context": "", "timeout_seconds": 600, "kubeconfig": KUBECONFIG},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    cluster = Cluster.objects.get()
+
+    page = client.get(f"/admin/deployments/cluster/{cluster.pk}/change/").content.decode()
+    assert "super-secret-token" not in page
+    assert "k8s.example" not in page
+
+    # Saving without a new kubeconfig keeps the old one.
+    client.post(
+        f"/admin/deployments/cluster/{cluster.pk}/change/",
+        {"name": "eu", "context": "", "timeout_seconds": 300, "kubeconfig": ""},
+    )
+    cluster.refresh_from_db()
+    assert cluster.timeout_seconds == 300
+    assert cluster.kubeconfig == KUBECONFIG
+
+
+def test_admin_refuses_a_bad_kubeconfig(admin_user, client):
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/deployments/cluster/add/",
+        {"name": "eu", "context": "", "timeout_seconds": 600, "kubeconfig": "a: b"},
+    )
+    assert response.status_code == 200
+    assert "does not look like a kubeconfig" in response.content.decode()
+    assert not Cluster.objects.exists()
+
+
+def test_api_never_exposes_cluster_credentials(alice_api, target, make_release):
+    from deployments import services
+
+    release = make_release()
+    deployment = services.create_deployment(
+        release=release, namespace=target, attributes={}, user=release.created_by
+    )
+    body = alice_api.get(f"/api/deployments/{deployment.pk}").content.decode()
+    assert "token" not in body.lower()
+    assert "kubeconfig" not in body.lower()
