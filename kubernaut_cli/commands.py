@@ -1,0 +1,156 @@
+"""What each `kubernaut` command does, given parsed arguments and an API client."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kubernaut_cli import follow
+from kubernaut_cli.client import EXIT_REFUSED, ApiError, Client
+
+
+def run(args: argparse.Namespace, client: Client) -> int:
+    handlers = {
+        "release": release,
+        "deploy": deploy,
+        "releases": list_releases,
+        "deployments": list_deployments,
+        "show": show,
+    }
+    return handlers[args.command](args, client)
+
+
+def attributes_of(args: argparse.Namespace) -> dict[str, str]:
+    # A later -a wins, so a script can append overrides to a fixed list.
+    return dict(args.attributes)
+
+
+def release(args: argparse.Namespace, client: Client) -> int:
+    path = Path(args.template)
+    try:
+        template = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise ApiError(f"cannot read the template {path}: {reason}", EXIT_REFUSED) from None
+    # JSON rather than the multipart form: attributes stay apart from the fields, whatever
+    # their names.
+    created = client.post(
+        "/api/releases",
+        {
+            "service": args.service,
+            "version": args.version,
+            "template": template,
+            "attributes": attributes_of(args),
+            "comment": args.comment,
+        },
+    )
+    print(f"Registered release #{created['id']}: {created['service']} {created['version']}")
+    return 0
+
+
+def deploy(args: argparse.Namespace, client: Client) -> int:
+    body = {
+        "service": args.service,
+        "version": args.version,
+        "cluster": args.cluster,
+        "namespace": args.namespace,
+        "attributes": attributes_of(args),
+    }
+    if args.timeout:
+        body["timeout_seconds"] = args.timeout
+    deployment = client.post("/api/deployments", body)
+    print(
+        f"Deployment #{deployment['id']} of {deployment['service']} {deployment['version']} to "
+        f"{deployment['cluster']}/{deployment['namespace']}: {deployment['status']} "
+        f"({deployment['url']})",
+        flush=True,
+    )
+    if not args.wait:
+        return 0
+    wait = args.timeout or deployment["timeout_seconds"]
+    return follow.until_finished(client, deployment["id"], wait_seconds=wait)
+
+
+def table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print(
+            "  ".join(
+                str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip()
+        )
+
+
+def short_time(value: str | None) -> str:
+    """2026-11-24T04:20:31.123456Z -> 2026-11-24 04:20:31"""
+    return (value or "")[:19].replace("T", " ")
+
+
+def list_releases(args: argparse.Namespace, client: Client) -> int:
+    page = client.get("/api/releases", service=args.service, limit=args.limit)
+    if args.json:
+        print(json.dumps(page["results"], indent=2))
+        return 0
+    rows = [
+        [str(r["id"]), r["service"], r["version"], short_time(r["created_at"]), r["created_by"],
+         (r.get("comment") or "").splitlines()[0][:50] if r.get("comment") else ""]
+        for r in page["results"]
+    ]  # fmt: skip
+    table(rows, ["ID", "SERVICE", "VERSION", "CREATED", "BY", "COMMENT"])
+    return 0
+
+
+def list_deployments(args: argparse.Namespace, client: Client) -> int:
+    filters = {name: getattr(args, name) for name in ("service", "version", "cluster", "namespace")}
+    page = client.get("/api/deployments", **filters, status=args.status, limit=args.limit)
+    if args.json:
+        print(json.dumps(page["results"], indent=2))
+        return 0
+    rows = [
+        [str(d["id"]), d["service"], d["version"], f"{d['cluster']}/{d['namespace']}",
+         d["status"], short_time(d["created_at"]), d["created_by"]]
+        for d in page["results"]
+    ]  # fmt: skip
+    table(rows, ["ID", "SERVICE", "VERSION", "TARGET", "STATUS", "CREATED", "BY"])
+    return 0
+
+
+def show(args: argparse.Namespace, client: Client) -> int:
+    kind = "releases" if args.release else "deployments"
+    item = client.get(f"/api/{kind}/{args.id}")
+    if args.json:
+        print(json.dumps(item, indent=2))
+        return 0
+    if args.release:
+        print(f"Release #{item['id']}: {item['service']} {item['version']}")
+        print(f"Registered {short_time(item['created_at'])} by {item['created_by']}")
+        if item.get("comment"):
+            print(f"Comment: {item['comment']}")
+        for name, value in sorted(item["attributes"].items()):
+            print(f"  {name} = {value}")
+        print("Template:")
+        sys.stdout.write(
+            item["template"] if item["template"].endswith("\n") else item["template"] + "\n"
+        )
+        return 0
+    print(
+        f"Deployment #{item['id']}: {item['service']} {item['version']} to "
+        f"{item['cluster']}/{item['namespace']}"
+    )
+    print(f"Status: {item['status']}" + (f" ({item['reason']})" if item.get("reason") else ""))
+    started = short_time(item["started_at"]) or "-"
+    finished = short_time(item["finished_at"]) or "-"
+    print(
+        f"Asked {short_time(item['created_at'])} by {item['created_by']}; "
+        f"started {started}; finished {finished}"
+    )
+    for workload in item.get("workloads") or []:
+        print(
+            f"  {workload['kind'].lower()}/{workload['name']}: {workload['ready']}/"
+            f"{workload['desired']} ready, {workload['state']}"
+        )
+    for entry in item.get("log") or []:
+        print(follow.format_line(entry))
+    return 0

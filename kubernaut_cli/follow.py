@@ -1,0 +1,73 @@
+"""Following a deployment's log until it ends: what `kubernaut deploy --wait` does."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from kubernaut_cli.client import EXIT_UNREACHABLE, ApiError, Client
+
+EXIT_FAILED = 1
+EXIT_TIMED_OUT = 70
+POLL_SECONDS = 0.5
+# The server's clock starts when a worker takes the deployment, not when it was asked for:
+# wait a little longer than the timeout so the server can say `timed_out` itself.
+GRACE_SECONDS = 30
+PAGE = 1000
+
+
+def format_line(entry: dict) -> str:
+    clock = entry["time"][11:19]
+    level = "" if entry["level"] == "info" else f"{entry['level'].upper()} "
+    return f"{clock} {level}{entry['message']}"
+
+
+def until_finished(
+    client: Client, deployment_id: int, *, wait_seconds: float, poll: float = POLL_SECONDS
+) -> int:
+    """Print new log lines until the deployment ends; the exit code says how it ended."""
+    give_up_at = time.monotonic() + wait_seconds + GRACE_SECONDS
+    after = 0
+    warned = False
+    while True:
+        try:
+            page = client.get(f"/api/deployments/{deployment_id}/log", after=after, limit=PAGE)
+        except ApiError as error:
+            # A restarting server or a network blip must not fail the pipeline while the
+            # deployment goes on; anything else (token revoked, deployment deleted) does.
+            if error.exit_code != EXIT_UNREACHABLE or time.monotonic() > give_up_at:
+                raise
+            if not warned:
+                print(f"kubernaut: {error}; trying again", file=sys.stderr, flush=True)
+                warned = True
+            time.sleep(max(poll, 2))
+            continue
+        warned = False
+        for entry in page["log"]:
+            print(format_line(entry), flush=True)
+            after = entry["id"]
+        if len(page["log"]) == PAGE:
+            continue  # more lines are waiting
+        if page["finished"]:
+            return outcome(client, deployment_id, page["status"])
+        if time.monotonic() > give_up_at:
+            print(
+                f"kubernaut: gave up waiting for deployment #{deployment_id} after "
+                f"{wait_seconds + GRACE_SECONDS:.0f} s; it is still {page['status']} on the server",
+                file=sys.stderr,
+            )
+            return EXIT_TIMED_OUT
+        time.sleep(poll)
+
+
+def outcome(client: Client, deployment_id: int, status: str) -> int:
+    deployment = client.get(f"/api/deployments/{deployment_id}")
+    reason = deployment.get("reason") or ""
+    line = f"Deployment #{deployment_id} {status.replace('_', ' ')}" + (
+        f": {reason}" if reason else ""
+    )
+    if status == "succeeded":
+        print(line)
+        return 0
+    print(f"kubernaut: {line}", file=sys.stderr)
+    return EXIT_TIMED_OUT if status == "timed_out" else EXIT_FAILED
