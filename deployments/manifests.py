@@ -75,7 +75,7 @@ def render_for(*, release, namespace, extra: dict[str, str], deployment_id="0") 
     variables = variables_for(
         release=release, namespace=namespace, extra=extra, deployment_id=deployment_id
     )
-    missing = sorted(templating.used_variables(release.template) - set(variables))
+    missing = sorted(templating.required_variables(release.template) - set(variables))
     if missing:
         raise TemplateProblem(
             f"No value for {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'} as "

@@ -1,7 +1,7 @@
 """Clusters, their namespaces, and deployments of releases to them, with their logs."""
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -12,6 +12,14 @@ from releases.models import Release, Service, service_name_validator
 
 DEFAULT_TIMEOUT_SECONDS = 600
 MAX_TIMEOUT_SECONDS = 1800  # below the task timeout (KUBERNAUT_TASK_TIMEOUT)
+
+
+# Not Django's URLValidator: it refuses single-label hosts such as http://registry:5000, which
+# is how a registry inside the cluster is usually named.
+registry_url_validator = RegexValidator(
+    r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+    "Give the registry's address as http://host[:port] or https://host[:port].",
+)
 
 
 def timeout_validators() -> list:
@@ -37,8 +45,10 @@ class Cluster(SoftDeleteModel):
         validators=timeout_validators(),
         help_text="How long a deployment may take before it is marked timed out",
     )
-    registry_url = models.URLField(
+    registry_url = models.CharField(
+        max_length=200,
         blank=True,
+        validators=[registry_url_validator],
         help_text="The Docker registry this cluster pulls from (e.g. https://registry.example); "
         "images are checked there before a deployment is applied",
     )

@@ -7,7 +7,7 @@ Python internals, and the output size is capped while it is produced.
 from dataclasses import dataclass
 
 import yaml
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -52,13 +52,32 @@ _environment = SandboxedEnvironment(
 )
 
 
-def used_variables(source: str) -> set[str]:
-    """Names the template reads from its context. Raises TemplateProblem on a syntax error."""
+# Uses of a variable that work without a value: `{{ x | default("a") }}`, `{% if x is defined %}`.
+OPTIONAL_FILTERS = {"default", "d"}
+OPTIONAL_TESTS = {"defined", "undefined"}
+
+
+def required_variables(source: str) -> set[str]:
+    """Variables the template cannot render without: those it uses other than in an optional way.
+
+    Raises TemplateProblem on a syntax error.
+    """
     try:
         tree = _environment.parse(source)
     except TemplateSyntaxError as error:
         raise TemplateProblem(f"Template syntax error on line {error.lineno}: {error.message}")
-    return meta.find_undeclared_variables(tree)
+    optional_uses = {
+        id(node.node)
+        for node in tree.find_all((nodes.Filter, nodes.Test))
+        if isinstance(node.node, nodes.Name)
+        and node.name in (OPTIONAL_FILTERS if isinstance(node, nodes.Filter) else OPTIONAL_TESTS)
+    }
+    needed = {
+        name.name
+        for name in tree.find_all(nodes.Name)
+        if name.ctx == "load" and id(name) not in optional_uses
+    }
+    return meta.find_undeclared_variables(tree) & needed
 
 
 def render(source: str, context: dict[str, str]) -> Manifest:
@@ -134,7 +153,7 @@ def check(
     they are rendered with a placeholder value.
     """
     known = set(attributes) | set(DEPLOY_TIME_VARIABLES) | set(extra_known)
-    unknown = sorted(used_variables(source) - known)
+    unknown = sorted(required_variables(source) - known)
     if unknown:
         raise TemplateProblem(
             "The template uses variables that are neither attributes of the release nor "

@@ -12,6 +12,7 @@ import json
 import secrets
 import socket
 import ssl
+import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +46,8 @@ PATCH_TYPES = {
     "application/apply-patch+yaml": "apply",
 }
 UNAUTHENTICATED = ("/healthz", "/livez", "/readyz")
+# A client that goes away (a watch it stops reading, say) is normal, not an error to report.
+DISCONNECTED = (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
 def _status_ok(resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
@@ -220,7 +223,7 @@ class Handler(BaseHTTPRequestHandler):
             self._route(method, path)
         except ApiError as exc:
             self._error(exc)
-        except (BrokenPipeError, ConnectionResetError):
+        except DISCONNECTED:
             self.close_connection = True
         except Exception as exc:  # a bug must still produce a Status, not a hung client
             self._error(ApiError(500, "InternalError", f"Internal error occurred: {exc!r}"))
@@ -590,6 +593,11 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], DISCONNECTED):
+            return
+        super().handle_error(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
         with self.connections_lock:

@@ -112,3 +112,26 @@ def test_api_never_exposes_cluster_credentials(alice_api, target, make_release):
     body = alice_api.get(f"/api/deployments/{deployment.pk}").content.decode()
     assert "token" not in body.lower()
     assert "kubeconfig" not in body.lower()
+
+
+def test_register_cluster_sets_the_registry_with_a_password_from_a_file(tmp_path):
+    kubeconfig, password = tmp_path / "kubeconfig", tmp_path / "password"
+    kubeconfig.write_text(KUBECONFIG)
+    password.write_text("s3cret\n")
+    call_command(
+        "register_cluster", "eu", "--kubeconfig", str(kubeconfig),
+        "--registry-url", "http://registry:5000", "--registry-username", "ci",
+        "--registry-password-file", str(password),
+    )  # fmt: skip
+    cluster = Cluster.objects.get()
+    assert (cluster.registry_url, cluster.registry_username) == ("http://registry:5000", "ci")
+    assert cluster.registry_password == "s3cret"
+    assert "s3cret" not in cluster.registry_password_encrypted
+
+
+def test_register_cluster_refuses_a_bad_registry_address(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    with pytest.raises(CommandError, match="registry_url: Give the registry's address"):
+        call_command("register_cluster", "eu", "--kubeconfig", str(kubeconfig),
+                     "--registry-url", "registry:5000")  # fmt: skip

@@ -19,9 +19,29 @@ def test_undefined_variable_at_render_time_is_a_problem():
         templating.render(OBJECT, {})
 
 
-def test_used_variables_ignores_loop_variables_and_sets():
+def test_required_variables_ignore_loop_variables_and_sets():
     source = "{% set x = 1 %}{% for item in items %}{{ item }}{{ x }}{% endfor %}{{ y }}"
-    assert templating.used_variables(source) == {"items", "y"}
+    assert templating.required_variables(source) == {"items", "y"}
+
+
+def test_variables_with_a_default_or_a_defined_test_are_optional():
+    source = (
+        "{{ host | default('example.org') }}{% if tls is defined %}{{ tls }}{% endif %}"
+        "{{ port | d(80) }}{{ replicas | default(2) }}{{ replicas }}"
+    )
+    # `tls` is read inside the test's guard too, which still counts: only the guarded forms
+    # are free. `replicas` is also used bare, so it stays required.
+    assert templating.required_variables(source) == {"replicas", "tls"}
+
+
+def test_optional_variables_render_with_their_default():
+    manifest = templating.check(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ name | default('app') }}\n",
+        {},
+        service="s",
+        version="1",
+    )
+    assert manifest.documents[0]["metadata"]["name"] == "app"
 
 
 def test_namespace_attribute_names_count_as_known():

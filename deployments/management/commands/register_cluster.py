@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from deployments.admin import kubeconfig_problem
@@ -18,13 +19,20 @@ class Command(BaseCommand):
         parser.add_argument("--kubeconfig", required=True, type=Path)
         parser.add_argument("--context", default="")
         parser.add_argument("--namespace", action="append", default=[], dest="namespaces")
+        parser.add_argument("--registry-url", default=None, help="where the cluster pulls from")
+        parser.add_argument("--registry-username", default=None)
+        parser.add_argument(
+            "--registry-password-file", type=Path, default=None,
+            help="a file holding the registry password (not an argument: ps would show it)",
+        )  # fmt: skip
         parser.add_argument(
             "--create-namespaces",
             action="store_true",
             help="also create the namespaces in the cluster if they are missing",
         )
 
-    def handle(self, *args, name, kubeconfig: Path, context, namespaces, create_namespaces, **o):
+    def handle(self, *args, name, kubeconfig: Path, context, namespaces, create_namespaces,
+               registry_url, registry_username, registry_password_file, **options):  # fmt: skip
         try:
             text = kubeconfig.read_text()
         except OSError as error:
@@ -35,7 +43,22 @@ class Command(BaseCommand):
         cluster = Cluster.objects.filter(name=name).first() or Cluster(name=name)
         cluster.context = context
         cluster.set_kubeconfig(text)
-        cluster.full_clean()
+        if registry_url is not None:
+            cluster.registry_url = registry_url
+        if registry_username is not None:
+            cluster.registry_username = registry_username
+        if registry_password_file is not None:
+            try:
+                cluster.set_registry_password(registry_password_file.read_text().strip())
+            except OSError as error:
+                raise CommandError(
+                    f"Cannot read {registry_password_file}: {error.strerror}"
+                ) from None
+        try:
+            cluster.full_clean()
+        except ValidationError as error:
+            problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+            raise CommandError(problems) from None
         cluster.save()
         for namespace in namespaces:
             Namespace.objects.get_or_create(cluster=cluster, name=namespace)
