@@ -67,11 +67,11 @@ def main() -> None:
     try:
         port = server.port
         auth = {"Authorization": f"Token {token}"}
-        first = get_json(port, "/api/releases?limit=1", token)["results"][0]
-        service, newest = first["service"], first["id"]
+        newest = get_json(port, "/api/releases?limit=1", token)["results"][0]["id"]
         third = base64.b64encode(f"p={newest // 3}".encode()).decode()
         page = get_json(port, f"/api/releases?limit=500&cursor={third}", token)
         ids = [release["id"] for release in page["results"]]
+        service = page["results"][0]["service"]  # a seeded service, with hundreds of releases
         deep = base64.b64encode(f"p={newest // 2}".encode()).decode()
         cookie = session_cookie(port)
         template = Path("examples/hello-world/kubernetes.yaml").read_text()

@@ -11,6 +11,8 @@ from rest_framework.views import APIView
 from deployments import services
 from deployments.models import Deployment, LogEntry
 from deployments.serializers import (
+    DEPLOYMENT_ROW_ANNOTATIONS,
+    DEPLOYMENT_ROW_VALUES,
     DeploymentDetailSerializer,
     DeploymentFilterSerializer,
     DeploymentInputSerializer,
@@ -18,17 +20,13 @@ from deployments.serializers import (
     LogEntrySerializer,
     LogFilterSerializer,
     RedeployInputSerializer,
+    deployment_row,
 )
 from kubernaut.api import NewestFirstPagination
+from releases.serializers import api_base_url
 from releases.templating import TemplateProblem
 
 RELATED = ("release", "service", "namespace__cluster", "created_by")
-# What a row of the list needs: wide columns (templates, manifests, credentials) stay behind.
-LIST_FIELDS = (
-    "id", "status", "reason", "timeout_seconds", "redeploy_of", "created_at", "started_at",
-    "finished_at", "release__id", "release__version", "service__name", "namespace__name",
-    "namespace__cluster__name", "created_by__username",
-)  # fmt: skip
 
 
 def accepted(request, deployment: Deployment) -> Response:
@@ -63,11 +61,13 @@ class DeploymentListApi(APIView):
             "created_by": "created_by__username",
         }
         query = Q(**{lookups[name]: value for name, value in given.items()})
-        deployments = Deployment.objects.filter(query).select_related(*RELATED).only(*LIST_FIELDS)
+        rows = Deployment.objects.filter(query).values(
+            *DEPLOYMENT_ROW_VALUES, **DEPLOYMENT_ROW_ANNOTATIONS
+        )
         paginator = NewestFirstPagination()
-        page = paginator.paginate_queryset(deployments, request, view=self)
-        data = DeploymentSerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(data)
+        page = paginator.paginate_queryset(rows, request, view=self)
+        base_url = api_base_url({"request": request})
+        return paginator.get_paginated_response([deployment_row(row, base_url) for row in page])
 
     @extend_schema(
         summary="Deploy a release to a namespace of a cluster",

@@ -1,8 +1,10 @@
 """Input and output shapes of the deployments API."""
 
+from django.db.models import F
 from rest_framework import serializers
 
 from deployments.models import MAX_TIMEOUT_SECONDS, Deployment, LogEntry
+from kubernaut.api import iso_time
 from releases.serializers import AttributesField, StrictCharField, api_base_url
 
 
@@ -57,6 +59,41 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
     def get_url(self, deployment) -> str:
         return f"{api_base_url(self.context)}deployments/{deployment.pk}"
+
+
+# As for releases: list rows come from .values() without DRF, in DeploymentSerializer's shape
+# (tests/test_deployment_read_api.py keeps them equal).
+DEPLOYMENT_ROW_VALUES = (
+    "id", "release_id", "status", "reason", "created_at", "started_at", "finished_at",
+    "timeout_seconds", "redeploy_of_id",
+)  # fmt: skip
+DEPLOYMENT_ROW_ANNOTATIONS = {
+    "service_name": F("service__name"),
+    "release_version": F("release__version"),
+    "cluster_name": F("namespace__cluster__name"),
+    "namespace_name": F("namespace__name"),
+    "creator": F("created_by__username"),
+}
+
+
+def deployment_row(row: dict, base_url: str) -> dict:
+    return {
+        "id": row["id"],
+        "url": f"{base_url}deployments/{row['id']}",
+        "release": row["release_id"],
+        "service": row["service_name"],
+        "version": row["release_version"],
+        "cluster": row["cluster_name"],
+        "namespace": row["namespace_name"],
+        "status": row["status"],
+        "reason": row["reason"],
+        "created_by": row["creator"],
+        "created_at": iso_time(row["created_at"]),
+        "started_at": iso_time(row["started_at"]),
+        "finished_at": iso_time(row["finished_at"]),
+        "timeout_seconds": row["timeout_seconds"],
+        "redeploy_of": row["redeploy_of_id"],
+    }
 
 
 class DeploymentDetailSerializer(DeploymentSerializer):

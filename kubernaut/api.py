@@ -45,6 +45,14 @@ class NewestFirstPagination(CursorPagination):
             ) from None
 
 
+def iso_time(value) -> str | None:
+    """A datetime as DRF renders it (ISO 8601, UTC as Z), for rows built without a serializer."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def _sentence(errors, prefix: str = "") -> list[str]:
     """Flatten DRF's nested validation errors into 'field: message' strings."""
     if isinstance(errors, dict):

@@ -145,7 +145,9 @@ def home(request):
         (
             service,
             [
-                Cell(newest.get((service.pk, ns.pk)), running.get((service.pk, ns.pk)))
+                Cell(newest[service.pk, ns.pk], running.get((service.pk, ns.pk)))
+                if (service.pk, ns.pk) in newest
+                else None
                 for ns in namespaces
             ],
         )

@@ -13,19 +13,18 @@ from kubernaut.api import Conflict, NewestFirstPagination
 from releases import services
 from releases.models import Release
 from releases.serializers import (
+    RELEASE_ROW_ANNOTATIONS,
+    RELEASE_ROW_VALUES,
     ReleaseDetailSerializer,
     ReleaseFilterSerializer,
     ReleaseInputSerializer,
     ReleaseSerializer,
+    api_base_url,
+    release_row,
 )
 from releases.templating import TemplateProblem
 
 FORM_FIELDS = {"service", "version", "template", "comment"}
-# What a row of the list needs (not the template).
-LIST_FIELDS = (
-    "id", "version", "attributes", "comment", "created_at", "service__name",
-    "created_by__username",
-)  # fmt: skip
 
 
 def release_input_from_form(request) -> dict:
@@ -78,13 +77,11 @@ class ReleaseListApi(APIView):
             query &= Q(created_at__gte=given["created_after"])
         if "created_before" in given:
             query &= Q(created_at__lt=given["created_before"])
-        releases = (
-            Release.objects.filter(query).select_related("service", "created_by").only(*LIST_FIELDS)
-        )
+        rows = Release.objects.filter(query).values(*RELEASE_ROW_VALUES, **RELEASE_ROW_ANNOTATIONS)
         paginator = NewestFirstPagination()
-        page = paginator.paginate_queryset(releases, request, view=self)
-        serializer = ReleaseSerializer(page, many=True, context={"request": request})
-        return paginator.get_paginated_response(serializer.data)
+        page = paginator.paginate_queryset(rows, request, view=self)
+        base_url = api_base_url({"request": request})
+        return paginator.get_paginated_response([release_row(row, base_url) for row in page])
 
     @extend_schema(
         summary="Register a release",

@@ -161,9 +161,7 @@ def test_redeploy_of_a_missing_deployment_is_404(alice_api):
     assert alice_api.post("/api/deployments/12345/redeploy", {}, format="json").status_code == 404
 
 
-def test_namespace_attribute_names_count_as_known_when_a_release_is_registered(
-    alice_api, staging
-):
+def test_namespace_attribute_names_count_as_known_when_a_release_is_registered(alice_api, staging):
     # `tier` is set on the staging namespace only: a template may rely on it.
     template = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-{{ tier }}\n"
     created = alice_api.post(

@@ -77,3 +77,15 @@ def test_list_query_count_is_constant(alice_api, alice, namespaces, make_release
     with django_assert_max_num_queries(5):
         response = alice_api.get("/api/deployments")
     assert len(response.json()["results"]) == 10
+
+
+def test_list_rows_have_the_documented_shape(alice_api, alice, namespaces, make_release, rf):
+    # Rows are built without the serializer for speed; they must match what it documents.
+    from deployments.serializers import DeploymentSerializer
+
+    deployment = deploy(make_release(), namespaces["staging"], alice)
+    Deployment.objects.filter(pk=deployment.pk).update(status="failed", reason="no")
+    deployment.refresh_from_db()
+    row = alice_api.get("/api/deployments").json()["results"][0]
+    request = rf.get("/api/deployments")
+    assert row == dict(DeploymentSerializer(deployment, context={"request": request}).data)

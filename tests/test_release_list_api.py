@@ -110,3 +110,14 @@ def test_list_query_count_does_not_grow_with_the_page(
     with django_assert_max_num_queries(5):
         response = alice_api.get("/api/releases?limit=20")
     assert len(response.json()["results"]) == 20
+
+
+def test_list_rows_have_the_documented_shape(alice_api, make_release, rf):
+    # Rows are built without the serializer for speed; they must match what it documents.
+    from releases.serializers import ReleaseSerializer
+
+    release = make_release()
+    row = alice_api.get("/api/releases").json()["results"][0]
+    request = rf.get("/api/releases")
+    documented = ReleaseSerializer(release, context={"request": request}).data
+    assert row == dict(documented)
