@@ -59,7 +59,11 @@ def main() -> None:
             manage("ensure_admin")
             manage("seed_hello_world")
             release = Release.objects.get(service__name="hello-world")
-        targets = list(Namespace.objects.filter(cluster__name="bench-sandbox", name__in=NAMESPACES))
+        targets = list(
+            Namespace.objects.filter(
+                cluster__name="bench-sandbox", cluster__deleted_at__isnull=True, name__in=NAMESPACES
+            )
+        )
         worker = subprocess.Popen(
             [PYTHON, "manage.py", "qcluster"], cwd=ROOT,
             env={**env, "KUBERNAUT_WORKERS": str(args.workers)},
