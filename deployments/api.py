@@ -3,7 +3,7 @@
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,8 +22,7 @@ from deployments.serializers import (
     RedeployInputSerializer,
     deployment_row,
 )
-from kubernaut.api import NewestFirstPagination
-from releases.serializers import api_base_url
+from kubernaut.api import PAGE_PARAMETERS, page_of_rows
 from releases.templating import TemplateProblem
 
 RELATED = ("release", "service", "namespace__cluster", "created_by")
@@ -41,11 +40,7 @@ class DeploymentListApi(APIView):
 
     @extend_schema(
         summary="List deployments, newest first",
-        parameters=[
-            DeploymentFilterSerializer,
-            OpenApiParameter("cursor", str, description="From a `next`/`previous` link"),
-            OpenApiParameter("limit", int, description="Page size, 1-500 (default 50)"),
-        ],
+        parameters=[DeploymentFilterSerializer, *PAGE_PARAMETERS],
         responses=DeploymentSerializer(many=True),
     )
     def get(self, request):
@@ -64,10 +59,7 @@ class DeploymentListApi(APIView):
         rows = Deployment.objects.filter(query).values(
             *DEPLOYMENT_ROW_VALUES, **DEPLOYMENT_ROW_ANNOTATIONS
         )
-        paginator = NewestFirstPagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        base_url = api_base_url({"request": request})
-        return paginator.get_paginated_response([deployment_row(row, base_url) for row in page])
+        return page_of_rows(request, self, rows, deployment_row)
 
     @extend_schema(
         summary="Deploy a release to a namespace of a cluster",

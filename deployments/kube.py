@@ -39,12 +39,10 @@ class ClusterError(Exception):
 def _server_message(error: ApiException) -> str:
     body = getattr(error, "body", None)
     if body:
-        try:
+        with contextlib.suppress(yaml.YAMLError):
             status = yaml.safe_load(body)
             if isinstance(status, dict) and status.get("message"):
                 return str(status["message"])
-        except yaml.YAMLError:
-            pass
         return str(body)[:500]
     return f"{error.status} {error.reason}"
 

@@ -4,8 +4,8 @@ from django.db.models import F
 from rest_framework import serializers
 
 from deployments.models import MAX_TIMEOUT_SECONDS, Deployment, LogEntry
-from kubernaut.api import iso_time
-from releases.serializers import AttributesField, StrictCharField, api_base_url
+from kubernaut.api import api_base_url, iso_time
+from releases.serializers import AttributesField, StrictCharField
 
 
 class DeploymentInputSerializer(serializers.Serializer):

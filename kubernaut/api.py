@@ -1,8 +1,12 @@
 """What every API endpoint shares: errors as JSON sentences, keyset pagination."""
 
+from collections.abc import Callable
+
 from django.http import JsonResponse
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -43,6 +47,28 @@ class NewestFirstPagination(CursorPagination):
             raise exceptions.ValidationError(
                 {"cursor": ["This cursor is not valid: use the next or previous link as given."]}
             ) from None
+
+
+def api_base_url(context: dict) -> str:
+    """`http://host/api/`, worked out once per response: a list has many rows to link."""
+    if "api_base_url" not in context:
+        context["api_base_url"] = context["request"].build_absolute_uri("/api/")
+    return context["api_base_url"]
+
+
+# The query parameters every list takes, for the OpenAPI document.
+PAGE_PARAMETERS = [
+    OpenApiParameter("cursor", str, description="From a `next`/`previous` link"),
+    OpenApiParameter("limit", int, description="Page size, 1-500 (default 50)"),
+]
+
+
+def page_of_rows(request, view, rows, to_json: Callable[[dict, str], dict]) -> Response:
+    """One newest-first page of `rows` (a .values() queryset), each turned into JSON."""
+    paginator = NewestFirstPagination()
+    page = paginator.paginate_queryset(rows, request, view=view)
+    base_url = api_base_url({"request": request})
+    return paginator.get_paginated_response([to_json(row, base_url) for row in page])
 
 
 def iso_time(value) -> str | None:

@@ -3,13 +3,13 @@
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kubernaut.api import Conflict, NewestFirstPagination
+from kubernaut.api import PAGE_PARAMETERS, Conflict, page_of_rows
 from releases import services
 from releases.models import Release
 from releases.serializers import (
@@ -19,7 +19,6 @@ from releases.serializers import (
     ReleaseFilterSerializer,
     ReleaseInputSerializer,
     ReleaseSerializer,
-    api_base_url,
     release_row,
 )
 from releases.templating import TemplateProblem
@@ -55,11 +54,7 @@ class ReleaseListApi(APIView):
 
     @extend_schema(
         summary="List releases, newest first",
-        parameters=[
-            ReleaseFilterSerializer,
-            OpenApiParameter("cursor", str, description="From a `next`/`previous` link"),
-            OpenApiParameter("limit", int, description="Page size, 1-500 (default 50)"),
-        ],
+        parameters=[ReleaseFilterSerializer, *PAGE_PARAMETERS],
         responses=ReleaseSerializer(many=True),
     )
     def get(self, request):
@@ -78,10 +73,7 @@ class ReleaseListApi(APIView):
         if "created_before" in given:
             query &= Q(created_at__lt=given["created_before"])
         rows = Release.objects.filter(query).values(*RELEASE_ROW_VALUES, **RELEASE_ROW_ANNOTATIONS)
-        paginator = NewestFirstPagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        base_url = api_base_url({"request": request})
-        return paginator.get_paginated_response([release_row(row, base_url) for row in page])
+        return page_of_rows(request, self, rows, release_row)
 
     @extend_schema(
         summary="Register a release",

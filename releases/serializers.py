@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import F
 from rest_framework import serializers
 
-from kubernaut.api import PayloadTooLarge, iso_time
+from kubernaut.api import PayloadTooLarge, api_base_url, iso_time
 from releases.models import Release, service_name_validator, version_validator
 from releases.templating import DEPLOY_TIME_VARIABLES
 
@@ -77,13 +77,6 @@ class ReleaseInputSerializer(serializers.Serializer):
                 "Split the service, or raise KUBERNAUT_MAX_TEMPLATE_BYTES."
             )
         return value
-
-
-def api_base_url(context: dict) -> str:
-    """`http://host/api/`, worked out once per response: a list has many rows to link."""
-    if "api_base_url" not in context:
-        context["api_base_url"] = context["request"].build_absolute_uri("/api/")
-    return context["api_base_url"]
 
 
 class ReleaseSerializer(serializers.ModelSerializer):

@@ -129,7 +129,7 @@ KINDS = {"Namespace", "ConfigMap", "Secret", "ServiceAccount", "Deployment", "Jo
 
 
 class Unsupported(ValueError):
-    pass
+    """A protobuf body of a kind or shape the sandbox does not decode."""
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:

@@ -12,7 +12,7 @@ Requirement = tuple[str, str, frozenset[str]]
 
 
 class SelectorError(ValueError):
-    pass
+    """A label or field selector that cannot be parsed; the message says where."""
 
 
 def _split(text: str) -> list[str]:
