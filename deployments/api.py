@@ -1,6 +1,5 @@
 """The deployments API: ask for a deployment, follow it, redeploy it."""
 
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -46,17 +45,7 @@ class DeploymentListApi(APIView):
     def get(self, request):
         filters = DeploymentFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        given = filters.validated_data
-        lookups = {
-            "service": "service__name",
-            "version": "release__version",
-            "cluster": "namespace__cluster__name",
-            "namespace": "namespace__name",
-            "status": "status",
-            "created_by": "created_by__username",
-        }
-        query = Q(**{lookups[name]: value for name, value in given.items()})
-        rows = Deployment.objects.filter(query).values(
+        rows = services.filter_deployments(filters.validated_data).values(
             *DEPLOYMENT_ROW_VALUES, **DEPLOYMENT_ROW_ANNOTATIONS
         )
         return page_of_rows(request, self, rows, deployment_row)

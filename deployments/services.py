@@ -2,7 +2,8 @@
 
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -26,6 +27,24 @@ def find_release(*, release_id: int | None = None, service: str = "", version: s
     if release is None:
         raise NotFound(f"Service {service!r} has no release {version!r} (or it was deleted).")
     return release
+
+
+# How the list filters (API and page) map to lookups; all are served by indexes but `version`.
+FILTER_LOOKUPS = {
+    "service": "service__name",
+    "version": "release__version",
+    "cluster": "namespace__cluster__name",
+    "namespace": "namespace__name",
+    "status": "status",
+    "created_by": "created_by__username",
+}
+
+
+def filter_deployments(given: dict) -> QuerySet:
+    """Deployments matching the filters given; empty values and other keys are ignored."""
+    lookups = {FILTER_LOOKUPS[name]: value for name, value in given.items()
+               if name in FILTER_LOOKUPS and value}  # fmt: skip
+    return Deployment.objects.filter(**lookups)
 
 
 def find_namespace(cluster: str, namespace: str) -> Namespace:
@@ -145,3 +164,33 @@ def fail_stale_deployments() -> int:
             deployment.log("Marked failed: its worker stopped and did not come back.", "error")
             count += 1
     return count
+
+
+def latest_deployment_ids(
+    service_ids: list[int], namespace_ids: list[int], *, succeeded_only: bool = False
+) -> list[int]:
+    """Per (service, namespace) pair, the id of its newest (successful) deployment.
+
+    One index probe per pair (LATERAL ... LIMIT 1 on the (service, namespace, -id) index), so the
+    cost follows the size of the grid, not the number of deployments ever made.
+    """
+    if not service_ids or not namespace_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(latest_deployment_sql(succeeded_only), [service_ids, namespace_ids])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def latest_deployment_sql(succeeded_only: bool) -> str:
+    status = "AND d.status = 'succeeded'" if succeeded_only else ""
+    table = Deployment._meta.db_table
+    return f"""
+        SELECT latest.id
+        FROM unnest(%s::bigint[]) AS s(id)
+        CROSS JOIN unnest(%s::bigint[]) AS n(id)
+        CROSS JOIN LATERAL (
+            SELECT d.id FROM {table} d
+            WHERE d.service_id = s.id AND d.namespace_id = n.id AND d.deleted_at IS NULL {status}
+            ORDER BY d.id DESC LIMIT 1
+        ) AS latest
+    """  # noqa: S608 (no user input: the table name and a fixed condition)

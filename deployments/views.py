@@ -117,16 +117,8 @@ def deployment_list(request):
     page = None
     if form.is_valid():
         given = form.cleaned_data
-        lookups = {
-            "service": "service__name",
-            "cluster": "namespace__cluster__name",
-            "namespace": "namespace__name",
-            "status": "status",
-            "created_by": "created_by__username",
-        }
-        filters = {lookups[name]: given[name] for name in lookups if given[name]}
         deployments = (
-            Deployment.objects.filter(**filters).select_related(*RELATED).defer(*HEAVY_FIELDS)
+            services.filter_deployments(given).select_related(*RELATED).defer(*HEAVY_FIELDS)
         )
         page = newest_first(deployments, given["before"])
     context = {"form": form, "page": page, "filters": filter_query(form)}

@@ -8,10 +8,10 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.db.models import QuerySet
 from django.shortcuts import render
 
+from deployments import services as deployment_services
 from deployments.models import Deployment, Namespace
 from releases.models import Service
 
@@ -57,36 +57,6 @@ def newest_first(queryset: QuerySet, before: int | None, size: int = PAGE_SIZE) 
     return Page(items, None)
 
 
-def latest_deployment_ids(
-    service_ids: list[int], namespace_ids: list[int], *, succeeded_only: bool = False
-) -> list[int]:
-    """Per (service, namespace) pair, the id of its newest (successful) deployment.
-
-    One index probe per pair (LATERAL ... LIMIT 1 on the (service, namespace, -id) index), so the
-    cost follows the size of the grid, not the number of deployments ever made.
-    """
-    if not service_ids or not namespace_ids:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(latest_deployment_sql(succeeded_only), [service_ids, namespace_ids])
-        return [row[0] for row in cursor.fetchall()]
-
-
-def latest_deployment_sql(succeeded_only: bool) -> str:
-    status = "AND d.status = 'succeeded'" if succeeded_only else ""
-    table = Deployment._meta.db_table
-    return f"""
-        SELECT latest.id
-        FROM unnest(%s::bigint[]) AS s(id)
-        CROSS JOIN unnest(%s::bigint[]) AS n(id)
-        CROSS JOIN LATERAL (
-            SELECT d.id FROM {table} d
-            WHERE d.service_id = s.id AND d.namespace_id = n.id AND d.deleted_at IS NULL {status}
-            ORDER BY d.id DESC LIMIT 1
-        ) AS latest
-    """  # noqa: S608 (no user input: the table name and a fixed condition)
-
-
 def filter_query(form: forms.Form) -> str:
     """The form's filters as a query string for the next-page link (without `before`)."""
     values = form.cleaned_data if form.is_valid() else {}
@@ -121,9 +91,11 @@ def home(request):
         Namespace.objects.filter(cluster__deleted_at__isnull=True).select_related("cluster")
     )
     service_ids, namespace_ids = [s.pk for s in services], [n.pk for n in namespaces]
-    newest_ids = latest_deployment_ids(service_ids, namespace_ids)
+    newest_ids = deployment_services.latest_deployment_ids(service_ids, namespace_ids)
     # Where the newest deployment did not succeed, the cell also says what still runs there.
-    running_ids = latest_deployment_ids(service_ids, namespace_ids, succeeded_only=True)
+    running_ids = deployment_services.latest_deployment_ids(
+        service_ids, namespace_ids, succeeded_only=True
+    )
     found = {
         d.pk: d
         for d in Deployment.objects.filter(pk__in=set(newest_ids) | set(running_ids))

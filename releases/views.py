@@ -3,8 +3,9 @@
 from django import forms
 from django.shortcuts import get_object_or_404, render
 
+from deployments import services as deployment_services
 from deployments.models import Deployment, Namespace
-from kubernaut.views import filter_query, latest_deployment_ids, newest_first, require_permission
+from kubernaut.views import filter_query, newest_first, require_permission
 from releases.models import Release, Service
 
 HISTORY_SIZE = 20
@@ -32,7 +33,9 @@ def live_deployments(service: Service) -> list[Deployment]:
     namespaces = Namespace.objects.filter(cluster__deleted_at__isnull=True).values_list(
         "pk", flat=True
     )
-    ids = latest_deployment_ids([service.pk], list(namespaces), succeeded_only=True)
+    ids = deployment_services.latest_deployment_ids(
+        [service.pk], list(namespaces), succeeded_only=True
+    )
     return list(
         Deployment.objects.filter(pk__in=ids)
         .order_by("namespace__cluster__name", "namespace__name")

@@ -81,7 +81,7 @@ def test_grid_lookup_probes_the_index_per_cell(alice, make_release):
     """At 40,000 deployments the overview still reads one index entry per cell, no table scan."""
     from django.db import connection
 
-    from kubernaut.views import latest_deployment_ids, latest_deployment_sql
+    from deployments.services import latest_deployment_ids, latest_deployment_sql
 
     release = make_release()
     namespaces = [make_place("main", f"ns{n}") for n in range(20)]

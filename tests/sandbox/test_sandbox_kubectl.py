@@ -264,6 +264,9 @@ def test_rollout_status_fails_for_exceeded_deadline_when_never_ready(
 def test_diff_shows_changes_only(sandbox: RunningSandbox, namespace: str, tmp_path: Path) -> None:
     manifest = hello(tmp_path)
     ok(sandbox.kubectl("apply", "--server-side", "-n", namespace, "-f", manifest))
+    # Let the rollout settle: kubectl diff reads the live object and then dry-runs, and a status
+    # change in between would show up as a difference, as on a real cluster.
+    ok(sandbox.kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s"))
     for flags in ([], ["--server-side"]):
         same = sandbox.kubectl("diff", *flags, "-n", namespace, "-f", manifest)
         assert same.returncode == 0, same.stdout + same.stderr
