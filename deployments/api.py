@@ -19,7 +19,7 @@ from deployments.serializers import (
     LogEntrySerializer,
     LogFilterSerializer,
     RedeployInputSerializer,
-    deployment_row,
+    deployment_rows,
 )
 from kubernaut.api import PAGE_PARAMETERS, page_of_rows
 from releases.templating import TemplateProblem
@@ -48,7 +48,7 @@ class DeploymentListApi(APIView):
         rows = services.filter_deployments(filters.validated_data).values(
             *DEPLOYMENT_ROW_VALUES, **DEPLOYMENT_ROW_ANNOTATIONS
         )
-        return page_of_rows(request, self, rows, deployment_row)
+        return page_of_rows(request, self, rows, deployment_rows)
 
     @extend_schema(
         summary="Deploy a release to a namespace of a cluster",

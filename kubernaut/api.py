@@ -63,12 +63,12 @@ PAGE_PARAMETERS = [
 ]
 
 
-def page_of_rows(request, view, rows, to_json: Callable[[dict, str], dict]) -> Response:
-    """One newest-first page of `rows` (a .values() queryset), each turned into JSON."""
+def page_of_rows(request, view, rows, to_json: Callable[[list[dict], str], list[dict]]) -> Response:
+    """One newest-first page of `rows` (a .values() queryset), turned into JSON by `to_json`."""
     paginator = NewestFirstPagination()
     page = paginator.paginate_queryset(rows, request, view=view)
     base_url = api_base_url({"request": request})
-    return paginator.get_paginated_response([to_json(row, base_url) for row in page])
+    return paginator.get_paginated_response(to_json(page, base_url))
 
 
 def iso_time(value) -> str | None:

@@ -19,7 +19,7 @@ from releases.serializers import (
     ReleaseFilterSerializer,
     ReleaseInputSerializer,
     ReleaseSerializer,
-    release_row,
+    release_rows,
 )
 from releases.templating import TemplateProblem
 
@@ -73,7 +73,7 @@ class ReleaseListApi(APIView):
         if "created_before" in given:
             query &= Q(created_at__lt=given["created_before"])
         rows = Release.objects.filter(query).values(*RELEASE_ROW_VALUES, **RELEASE_ROW_ANNOTATIONS)
-        return page_of_rows(request, self, rows, release_row)
+        return page_of_rows(request, self, rows, release_rows)
 
     @extend_schema(
         summary="Register a release",

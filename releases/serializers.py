@@ -108,17 +108,20 @@ RELEASE_ROW_VALUES = ("id", "version", "attributes", "comment", "created_at")
 RELEASE_ROW_ANNOTATIONS = {"service_name": F("service__name"), "creator": F("created_by__username")}
 
 
-def release_row(row: dict, base_url: str) -> dict:
-    return {
-        "id": row["id"],
-        "url": f"{base_url}releases/{row['id']}",
-        "service": row["service_name"],
-        "version": row["version"],
-        "attributes": row["attributes"],
-        "comment": row["comment"],
-        "created_by": row["creator"],
-        "created_at": iso_time(row["created_at"]),
-    }
+def release_rows(rows: list[dict], base_url: str) -> list[dict]:
+    return [
+        {
+            "id": row["id"],
+            "url": f"{base_url}releases/{row['id']}",
+            "service": row["service_name"],
+            "version": row["version"],
+            "attributes": row["attributes"],
+            "comment": row["comment"],
+            "created_by": row["creator"],
+            "created_at": iso_time(row["created_at"]),
+        }
+        for row in rows
+    ]
 
 
 class ReleaseDetailSerializer(ReleaseSerializer):
