@@ -186,6 +186,9 @@ Q_CLUSTER = {
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("KUBERNAUT_TASK_TIMEOUT must be smaller than KUBERNAUT_TASK_RETRY")
 
+# How long one rendering of the overview's grid serves everyone (0: render every time).
+KUBERNAUT_OVERVIEW_CACHE_SECONDS = env_int("KUBERNAUT_OVERVIEW_CACHE_SECONDS", 2, minimum=0)
+
 # Scheduled ANALYZE (maintenance/services.py): how often, and how many dead rows (and more than
 # 5% of the live ones) make a table get VACUUM (ANALYZE) instead.
 KUBERNAUT_ANALYZE_MINUTES = env_int("KUBERNAUT_ANALYZE_MINUTES", 60, minimum=1)

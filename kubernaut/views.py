@@ -1,15 +1,20 @@
 """The overview page and what all pages share: permission checks and keyset pages."""
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 
 from deployments import services as deployment_services
 from deployments.models import Deployment, Namespace
@@ -81,6 +86,19 @@ class Cell:
 @require_permission("releases.view_release", "deployments.view_deployment")
 def home(request):
     query = request.GET.get("q", "").strip()[:63]
+    # The grid is the same for everyone allowed to see it, and many people keep the page open
+    # (it refreshes itself every 10 s): one rendering serves them all for a few seconds.
+    key = "overview-grid:" + hashlib.sha256(query.encode()).hexdigest()
+    grid = cache.get(key)
+    if grid is None:
+        grid = render_to_string("_overview_grid.html", overview_grid(query), request=request)
+        if settings.KUBERNAUT_OVERVIEW_CACHE_SECONDS:
+            cache.set(key, grid, settings.KUBERNAUT_OVERVIEW_CACHE_SECONDS)
+    return render(request, "home.html", {"query": query, "grid": mark_safe(grid)})  # noqa: S308
+
+
+def overview_grid(query: str) -> dict:
+    """Services (matching the search) by namespaces, with the newest deployment in each cell."""
     services = Service.objects.all()
     if query:
         services = services.filter(name__icontains=query)
@@ -125,5 +143,4 @@ def home(request):
         )
         for service in services
     ]
-    context = {"query": query, "namespaces": namespaces, "rows": rows, "truncated": truncated}
-    return render(request, "home.html", context)
+    return {"query": query, "namespaces": namespaces, "rows": rows, "truncated": truncated}

@@ -45,6 +45,12 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def no_overview_cache(settings):
+    # Tests look at the overview right after changing what it shows.
+    settings.KUBERNAUT_OVERVIEW_CACHE_SECONDS = 0
+
+
 def make_user(username: str, *codenames: str, superuser: bool = False) -> User:
     if superuser:
         return User.objects.create_superuser(username, password="pw-" + username)

@@ -114,3 +114,29 @@ def test_grid_lookup_probes_the_index_per_cell(alice, make_release):
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "deployment_alive_target_id" in plan, plan
     assert "Seq Scan on deployments_deployment" not in plan, plan
+
+
+def test_one_rendering_of_the_grid_serves_everyone_for_a_moment(
+    client, alice, bob, make_release, settings, django_assert_max_num_queries
+):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.KUBERNAUT_OVERVIEW_CACHE_SECONDS = 60
+    staging = make_place("main", "staging")
+    release = make_release(version="1.0.0")
+    deployed(release, staging, alice)
+    client.force_login(alice)
+    first = client.get("/").content.decode()
+    deployed(make_release(version="2.0.0"), staging, alice)
+
+    client.force_login(bob)
+    # session, user, permissions: none of the grid's queries
+    with django_assert_max_num_queries(4):
+        cached = client.get("/").content.decode()
+    searched = client.get("/?q=hello").content.decode()
+
+    assert ">1.0.0</a>" in first and ">1.0.0</a>" in cached and "2.0.0" not in cached
+    assert ">2.0.0</a>" in searched  # another search is another rendering
+    assert "Log out bob" in cached  # the page around the grid is each user's own
+    cache.clear()
