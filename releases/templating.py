@@ -4,6 +4,8 @@ Templates come from CI, so they are untrusted: the sandboxed environment refuses
 Python internals, and the output size is capped while it is produced.
 """
 
+import contextlib
+import sys
 from dataclasses import dataclass
 
 import yaml
@@ -30,6 +32,7 @@ PLACEHOLDERS = {
 }
 
 MAX_RENDERED_BYTES = 4 * 1024 * 1024
+MAX_RENDER_STEPS = 2_000_000
 
 
 class TemplateProblem(Exception):
@@ -80,18 +83,51 @@ def required_variables(source: str) -> set[str]:
     return meta.find_undeclared_variables(tree) & needed
 
 
+@contextlib.contextmanager
+def work_budget(steps: int):
+    """Stop template code after `steps` executed lines.
+
+    The sandbox limits what a template may touch and `range()`, but not how long it runs: two
+    nested loops over a long attribute would keep a web worker busy for minutes. Jinja2 compiles
+    templates to Python code named "<template>"; only those frames are traced, so the rest of
+    Kubernaut runs at full speed (a typical manifest executes a few hundred lines).
+    """
+    done = 0
+
+    def count_lines(frame, event, arg):
+        nonlocal done
+        done += 1
+        if done > steps:
+            raise TemplateProblem(
+                f"The template does too much work (over {steps:,} steps): look for loops "
+                "within loops."
+            )
+        return count_lines
+
+    def on_call(frame, event, arg):
+        return count_lines if frame.f_code.co_filename == "<template>" else None
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
+
+
 def render(source: str, context: dict[str, str]) -> Manifest:
     """Render the template and parse the YAML it gives. Raises TemplateProblem."""
     try:
         template = _environment.from_string(source)
         pieces, size = [], 0
-        for piece in template.generate(**context):
-            size += len(piece)
-            if size > MAX_RENDERED_BYTES:
-                raise TemplateProblem(
-                    f"The rendered template exceeds {MAX_RENDERED_BYTES // 1024 // 1024} MiB."
-                )
-            pieces.append(piece)
+        with work_budget(MAX_RENDER_STEPS):
+            for piece in template.generate(**context):
+                size += len(piece)
+                if size > MAX_RENDERED_BYTES:
+                    raise TemplateProblem(
+                        f"The rendered template exceeds {MAX_RENDERED_BYTES // 1024 // 1024} MiB."
+                    )
+                pieces.append(piece)
     except TemplateSyntaxError as error:
         raise TemplateProblem(f"Template syntax error on line {error.lineno}: {error.message}")
     except SecurityError as error:

@@ -271,3 +271,17 @@ def test_session_login_works_and_needs_csrf(alice):
     token = client.cookies["csrftoken"].value
     accepted = client.post("/api/releases", release_body(), format="json", HTTP_X_CSRFTOKEN=token)
     assert accepted.status_code == 201
+
+
+def test_template_with_runaway_loops_gets_400(alice_api):
+    template = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"
+        "# {% for a in image %}{% for b in image %}{% endfor %}{% endfor %}\n"
+    )
+    response = alice_api.post(
+        "/api/releases",
+        release_body(template=template, attributes={"image": "x" * 16000}),
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "too much work" in response.json()["detail"]

@@ -64,3 +64,20 @@ def test_output_size_is_capped(monkeypatch):
 def test_yaml_tags_cannot_build_python_objects():
     with pytest.raises(TemplateProblem, match="not valid YAML"):
         templating.render("!!python/object/apply:os.system ['true']\n", {})
+
+
+def test_runaway_loops_are_stopped():
+    source = "{% for a in text %}{% for b in text %}{% endfor %}{% endfor %}"
+    with pytest.raises(TemplateProblem, match="too much work"):
+        templating.render(source, {"text": "x" * 16000})  # 256 million steps otherwise
+
+
+def test_the_work_budget_puts_back_the_tracer_it_found():
+    import sys
+
+    before = sys.gettrace()
+    with pytest.raises(TemplateProblem):
+        templating.render(
+            "{% for a in t %}{% for b in t %}{% endfor %}{% endfor %}", {"t": "x" * 5000}
+        )
+    assert sys.gettrace() is before
