@@ -200,14 +200,10 @@ def _deployment(
         else:
             return Progress(SUCCEEDED, ready, desired, f"{name}: successfully rolled out")
 
-    # Before the controller has seen the new spec, the pods we are given may all be from
-    # the previous release; only an explicit hash lets us judge them.
-    if observed or template_hash is not None:
-        doomed = _find_doomed(pods, events, "pod-template-hash", template_hash, long_running=True)
-        if doomed:
-            return Progress(
-                FAILED, ready, desired, _failure(name, ready, desired, "available", doomed)
-            )
+    failed = _fail_fast(name, pods, events, "pod-template-hash", template_hash, observed,
+                        ready, desired, "available")  # fmt: skip
+    if failed:
+        return failed
     if _dig(obj, "spec", "paused") is True:
         stage += " (rollout is paused)"
     replica_failure = _condition(obj, "ReplicaFailure")
@@ -258,12 +254,10 @@ def _statefulset(
         # OnDelete only replaces pods that someone deletes: ready pods are all we can wait for.
         return Progress(SUCCEEDED, ready, desired, f"{name}: successfully rolled out")
 
-    if observed or template_hash is not None:
-        doomed = _find_doomed(
-            pods, events, "controller-revision-hash", template_hash, long_running=True
-        )
-        if doomed:
-            return Progress(FAILED, ready, desired, _failure(name, ready, desired, "ready", doomed))
+    failed = _fail_fast(name, pods, events, "controller-revision-hash", template_hash, observed,
+                        ready, desired, "ready")  # fmt: skip
+    if failed:
+        return failed
     counts = f"{ready}/{desired} pods ready"
     hint = _hint(pods, events, "controller-revision-hash", template_hash, counts)
     return Progress(PROGRESSING, ready, desired, _join(f"{name}: {stage}", hint, "; "))
@@ -291,17 +285,35 @@ def _daemonset(
     else:
         return Progress(SUCCEEDED, ready, desired, f"{name}: successfully rolled out")
 
-    if observed or template_hash is not None:
-        doomed = _find_doomed(
-            pods, events, "controller-revision-hash", template_hash, long_running=True
-        )
-        if doomed:
-            return Progress(
-                FAILED, ready, desired, _failure(name, ready, desired, "available", doomed)
-            )
+    failed = _fail_fast(name, pods, events, "controller-revision-hash", template_hash, observed,
+                        ready, desired, "available")  # fmt: skip
+    if failed:
+        return failed
     counts = f"{ready}/{desired} pods available"
     hint = _hint(pods, events, "controller-revision-hash", template_hash, counts)
     return Progress(PROGRESSING, ready, desired, _join(f"{name}: {stage}", hint, "; "))
+
+
+def _fail_fast(
+    name: str,
+    pods: list[dict],
+    events: list[dict],
+    hash_label: str,
+    template_hash: str | None,
+    observed: bool,
+    ready: int,
+    desired: int,
+    word: str,
+) -> Progress | None:
+    """FAILED when a current pod of a long-running workload cannot succeed, else None."""
+    # Before the controller has seen the new spec, the pods we are given may all be from
+    # the previous release; only an explicit hash lets us judge them.
+    if not observed and template_hash is None:
+        return None
+    doomed = _find_doomed(pods, events, hash_label, template_hash, long_running=True)
+    if not doomed:
+        return None
+    return Progress(FAILED, ready, desired, _failure(name, ready, desired, word, doomed))
 
 
 def _job(obj: dict, pods: list[dict], events: list[dict]) -> Progress:

@@ -397,17 +397,7 @@ class Api:
                     f"({obj['metadata'].get('name')}) does not match the name on "
                     f"the URL ({name})",
                 )
-            rv = obj["metadata"].get("resourceVersion")
-            if rv and rv != old["metadata"]["resourceVersion"]:
-                raise ApiError(
-                    409,
-                    "Conflict",
-                    f"Operation cannot be fulfilled on "
-                    f'{resource.group_resource} "{name}": the object has been '
-                    "modified; please apply your changes to the latest version "
-                    "and try again",
-                    {"name": name, "group": resource.group, "kind": resource.plural},
-                )
+            _check_version(resource, name, obj, old)
             return self._commit(
                 resource, old, obj, manager, subresource, dry_run, strict, record=True
             )
@@ -548,17 +538,7 @@ class Api:
                 raise ApiError(422, "Invalid", str(exc)) from exc
             if not isinstance(new, dict):
                 raise ApiError(400, "BadRequest", "the patch did not produce an object")
-            rv = (new.get("metadata") or {}).get("resourceVersion")
-            if rv and rv != old["metadata"]["resourceVersion"]:
-                raise ApiError(
-                    409,
-                    "Conflict",
-                    f"Operation cannot be fulfilled on "
-                    f'{resource.group_resource} "{name}": the object has been '
-                    "modified; please apply your changes to the latest version "
-                    "and try again",
-                    {"name": name, "group": resource.group, "kind": resource.plural},
-                )
+            _check_version(resource, name, new, old)
             new = self._check_body(resource, new, namespace)
             return self._commit(
                 resource, old, new, manager, subresource, dry_run, strict, record=True
@@ -843,3 +823,16 @@ class Api:
 
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _check_version(resource: Resource, name: str, new: dict[str, Any], old: dict[str, Any]) -> None:
+    """409 when a write names a resourceVersion that is no longer the stored one."""
+    rv = (new.get("metadata") or {}).get("resourceVersion")
+    if rv and rv != old["metadata"]["resourceVersion"]:
+        raise ApiError(
+            409,
+            "Conflict",
+            f'Operation cannot be fulfilled on {resource.group_resource} "{name}": the object '
+            "has been modified; please apply your changes to the latest version and try again",
+            {"name": name, "group": resource.group, "kind": resource.plural},
+        )
