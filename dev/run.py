@@ -46,6 +46,17 @@ def free_port(preferred: int) -> int:
     raise RuntimeError("no free port")
 
 
+def wait_for_port(port: int, children: list[subprocess.Popen], timeout: float = 60) -> None:
+    """Wait until the web server accepts connections (or a child died, or time ran out)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and all(child.poll() is None for child in children):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+
+
 def write_env_file(values: dict[str, str]) -> None:
     env_file = ROOT / ".env"
     lines = ["# Written by `make run`; read by kubernaut/settings.py. Do not commit."]
@@ -63,13 +74,22 @@ def stop_on_signal(signum, frame) -> None:
 
 
 SANDBOX_KUBECONFIG = VAR / "sandbox" / "kubeconfig"
+SANDBOX_STATE = VAR / "sandbox" / "state"
 
 
 def start_sandbox() -> subprocess.Popen:
-    """The sandbox cluster (in memory: it starts empty every time)."""
+    """The sandbox cluster, keeping its objects in var/sandbox/state so that they agree with the
+    database after a restart. KUBERNAUT_SANDBOX_RESET=1 starts it empty."""
     SANDBOX_KUBECONFIG.parent.mkdir(exist_ok=True)
+    command = [
+        PYTHON, "-m", "sandbox", "--port", "0", "--kubeconfig", str(SANDBOX_KUBECONFIG),
+        "--state-dir", str(SANDBOX_STATE),
+    ]  # fmt: skip
+    if os.environ.get("KUBERNAUT_SANDBOX_RESET", "").lower() in ("1", "true", "yes"):
+        say("KUBERNAUT_SANDBOX_RESET is set: the sandbox cluster starts empty")
+        command.append("--reset")
     process = subprocess.Popen(
-        [PYTHON, "-m", "sandbox", "--port", "0", "--kubeconfig", str(SANDBOX_KUBECONFIG)],
+        command,
         cwd=ROOT,
         start_new_session=True,
         stdout=subprocess.PIPE,
@@ -132,7 +152,7 @@ def main() -> None:
                 start_new_session=True,
             )
         )
-        time.sleep(1.5)
+        wait_for_port(port, children)
         say(f"Kubernaut is running at http://127.0.0.1:{port}/")
         say(f"log in as admin with password {admin_password}")
         say("press Ctrl-C to stop")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m sandbox --port 0 --kubeconfig PATH``."""
+"""Command line: ``python -m sandbox --port 0 --kubeconfig PATH [--state-dir DIR [--reset]]``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 
+from sandbox import persistence
 from sandbox.server import Sandbox
 
 
@@ -32,8 +34,19 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="Docker registry URL (v2 API) used to check that images exist",
     )
+    parser.add_argument(
+        "--state-dir",
+        default=None,
+        help="keep objects, token, certificate and port in this folder between runs "
+        "(default: in memory only)",
+    )
+    parser.add_argument(
+        "--reset", action="store_true", help="with --state-dir: forget what it kept, start empty"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
+    if args.reset and args.state_dir:
+        persistence.reset(Path(args.state_dir))
 
     sandbox = Sandbox(
         args.port,
@@ -41,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         ready_delay=args.ready_delay,
         registry=args.registry,
         verbose=args.verbose,
+        state_dir=args.state_dir,
     )
     path = sandbox.write_kubeconfig(args.kubeconfig)
     stop = threading.Event()

@@ -7,6 +7,7 @@ namespace deletion lives here; ``server.py`` only translates HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import ipaddress
@@ -373,6 +374,14 @@ class Api:
         if spec.get("type") in ("NodePort", "LoadBalancer"):
             for i, port in enumerate(spec.get("ports") or []):
                 port.setdefault("nodePort", 30000 + (self._next_ip * 7 + i) % 2767)
+
+    def reserve_cluster_ips(self) -> None:
+        """Allocate new cluster IPs after those already taken (by objects loaded from disk)."""
+        base = int(ipaddress.IPv4Address("10.96.0.0"))
+        for service in self.list(BY_PLURAL["services"]):
+            ip = (service.get("spec") or {}).get("clusterIP", "")
+            with contextlib.suppress(ValueError):
+                self._next_ip = max(self._next_ip, int(ipaddress.IPv4Address(ip)) - base)
 
     def update(
         self,

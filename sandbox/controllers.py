@@ -633,6 +633,15 @@ class Controllers:
         with self.cond:
             self.queue[(plural, namespace, name)] = None
 
+    def resync(self) -> None:
+        """Reconcile every object, as controllers do when they start (after a restart)."""
+        for plural in WATCHED:
+            for obj in self.api.list(BY_PLURAL[plural]):
+                meta = obj["metadata"]
+                self._enqueue(plural, meta.get("namespace", ""), meta["name"])
+        with self.cond:
+            self.cond.notify()
+
     # --- StatefulSet ------------------------------------------------------------------------
 
     def _sync_statefulsets(self, sts: dict[str, Any]) -> None:

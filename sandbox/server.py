@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from sandbox import openapi, protobuf, tables, tls
+from sandbox import openapi, persistence, protobuf, tables, tls
 from sandbox.api import Api, ApiError, dumps, not_found
 from sandbox.controllers import Controllers
 from sandbox.resources import BY_PATH, Resource, group_versions, resources_in
@@ -671,15 +671,35 @@ class Sandbox:
         ready_delay: float = 1.0,
         registry: str | None = None,
         verbose: bool = False,
+        state_dir: str | Path | None = None,
     ) -> None:
-        self.token = token or secrets.token_urlsafe(24)
+        """``state_dir`` keeps objects, token, certificate and port between runs."""
+        self.state_dir = Path(state_dir) if state_dir else None
         self.verbose = verbose
         self.api = Api()
+        self.saver: persistence.Saver | None = None
+        if self.state_dir is not None:
+            token = token or persistence.token(self.state_dir)
+            if persistence.load(self.api.store, self.state_dir):
+                self.api.reserve_cluster_ips()
+            self.saver = persistence.Saver(self.api.store, self.state_dir)
+        self.token = token or secrets.token_urlsafe(24)
         self.controllers = Controllers(self.api, ready_delay=ready_delay, registry=registry)
-        context, self.ca_pem = tls.server_context()
-        self.httpd = SandboxHTTPServer((host, port), self, context)
+        context, self.ca_pem = tls.server_context(self.state_dir)
+        self.httpd = self._listen(host, port, context)
         self.host, self.port = self.httpd.server_address[:2]
+        if self.state_dir is not None:
+            persistence.remember_port(self.state_dir, self.port)
         self._thread: threading.Thread | None = None
+
+    def _listen(self, host: str, port: int, context: ssl.SSLContext) -> SandboxHTTPServer:
+        """Listen on ``port``; port 0 with a state folder tries the previous run's port first."""
+        if port == 0 and self.state_dir is not None:
+            previous = persistence.previous_port(self.state_dir)
+            if previous:
+                with contextlib.suppress(OSError):
+                    return SandboxHTTPServer((host, previous), self, context)
+        return SandboxHTTPServer((host, port), self, context)
 
     @property
     def address(self) -> str:
@@ -691,6 +711,7 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         self.controllers.start()
+        self.controllers.resync()  # objects loaded from a state folder
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, name="sandbox-http", daemon=True
         )
@@ -705,6 +726,8 @@ class Sandbox:
         self.controllers.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.saver is not None:
+            self.saver.close()
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -102,6 +102,7 @@ def running_sandbox(
     registry: str | None = None,
     subprocess_mode: bool = False,
     workdir: str | Path | None = None,
+    state_dir: str | Path | None = None,
 ) -> Iterator[RunningSandbox]:
     """Start a sandbox on a free loopback port; stop it (threads joined) on exit."""
     with contextlib.ExitStack() as stack:
@@ -110,11 +111,12 @@ def running_sandbox(
         workdir = Path(workdir)
         kubeconfig = workdir / "kubeconfig"
         if subprocess_mode:
-            handle = _start_process(kubeconfig, workdir, ready_delay, registry)
+            handle = _start_process(kubeconfig, workdir, ready_delay, registry, state_dir)
         else:
             from sandbox.server import Sandbox
 
-            sb = Sandbox(0, ready_delay=ready_delay, registry=registry).start()
+            sb = Sandbox(0, ready_delay=ready_delay, registry=registry, state_dir=state_dir)
+            sb.start()
             stack.callback(sb.stop)
             sb.write_kubeconfig(kubeconfig)
             handle = RunningSandbox(sb.url, sb.token, kubeconfig, workdir, sandbox=sb)
@@ -134,7 +136,11 @@ def running_sandbox(
 
 
 def _start_process(
-    kubeconfig: Path, workdir: Path, ready_delay: float, registry: str | None
+    kubeconfig: Path,
+    workdir: Path,
+    ready_delay: float,
+    registry: str | None,
+    state_dir: str | Path | None,
 ) -> RunningSandbox:
     cmd = [
         sys.executable,
@@ -149,6 +155,8 @@ def _start_process(
     ]
     if registry:
         cmd += ["--registry", registry]
+    if state_dir:
+        cmd += ["--state-dir", str(state_dir)]
     root = str(Path(__file__).resolve().parent.parent)
     env = {
         **os.environ,
