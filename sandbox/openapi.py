@@ -218,7 +218,7 @@ def _document(key: str) -> bytes | None:
             components = {name: _convert(schema.defs()[name]) for name in sorted(closure)}
             doc = {
                 "openapi": "3.0.0",
-                "info": {"title": "Kubernetes", "version": "v1.32.0-sandbox"},
+                "info": {"title": "Kubernetes", "version": "v1.37.0-sandbox"},
                 "paths": paths,
                 "components": {"schemas": components},
             }

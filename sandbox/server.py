@@ -30,12 +30,16 @@ from sandbox.store import Gone
 
 VERSION = {
     "major": "1",
-    "minor": "32",
-    "gitVersion": "v1.32.0-sandbox",
+    "minor": "37",
+    "emulationMajor": "1",
+    "emulationMinor": "37",
+    "minCompatibilityMajor": "1",
+    "minCompatibilityMinor": "36",
+    "gitVersion": "v1.37.0-sandbox",
     "gitCommit": "sandbox",
     "gitTreeState": "clean",
     "buildDate": "2026-01-01T00:00:00Z",
-    "goVersion": "go1.23",
+    "goVersion": "go1.25.3",
     "compiler": "gc",
     "platform": "linux/amd64",
 }
