@@ -65,3 +65,31 @@ class SoftDeleteModel(models.Model):
         """Bring a deleted row back. Raises IntegrityError if a unique name was taken again."""
         type(self).all_objects.filter(pk=self.pk).update(deleted_at=None, deleted_by=None)
         self.deleted_at, self.deleted_by = None, None
+
+
+# The database itself refuses DELETE on soft-deleted tables, so no code path, script or hand-typed
+# SQL can remove a row by mistake. Migrations install it with `refuse_delete_operations(table)`.
+REFUSE_DELETE_FUNCTION = """
+CREATE OR REPLACE FUNCTION kubernaut_refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'rows of % are never removed: set deleted_at to soft-delete them',
+        TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
+END
+$$;
+"""
+
+
+def refuse_delete_operations(*tables: str) -> list:
+    """Migration operations: a trigger on each table that refuses DELETE."""
+    from django.db import migrations
+
+    operations = [migrations.RunSQL(REFUSE_DELETE_FUNCTION, reverse_sql=migrations.RunSQL.noop)]
+    for table in tables:
+        operations.append(
+            migrations.RunSQL(
+                f"CREATE TRIGGER {table}_refuse_delete BEFORE DELETE ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION kubernaut_refuse_delete();",
+                reverse_sql=f"DROP TRIGGER {table}_refuse_delete ON {table};",
+            )
+        )
+    return operations
