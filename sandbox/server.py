@@ -440,11 +440,11 @@ class Handler(BaseHTTPRequestHandler):
         )
         self._send(200, scale)
 
-    def _matchers(self) -> tuple[Any, Any]:
+    def _matchers(self, resource: Resource) -> tuple[Any, Any]:
         try:
             return (
                 label_matcher(self.query.get("labelSelector")),
-                field_matcher(self.query.get("fieldSelector")),
+                field_matcher(self.query.get("fieldSelector"), resource.plural),
             )
         except SelectorError as exc:
             raise ApiError(400, "BadRequest", str(exc)) from exc
@@ -453,7 +453,7 @@ class Handler(BaseHTTPRequestHandler):
         self, resource: Resource, namespace: str, propagation: str | None, dry: bool
     ) -> None:
         api = self.server.sandbox.api
-        labels, fields = self._matchers()
+        labels, fields = self._matchers(resource)
         deleted = []
         for obj in api.list(resource, namespace):
             if labels(obj) and fields(obj):
@@ -480,7 +480,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _list(self, resource: Resource, namespace: str) -> None:
         api = self.server.sandbox.api
-        labels, fields = self._matchers()
+        labels, fields = self._matchers(resource)
         with api.lock:
             rv = str(api.store.current_rv())
             items = [o for o in api.list(resource, namespace) if labels(o) and fields(o)]
@@ -525,7 +525,7 @@ class Handler(BaseHTTPRequestHandler):
         ``k8s.io/initial-events-end`` marks the end of the initial state.
         """
         store = self.server.sandbox.api.store
-        labels, fields = self._matchers()
+        labels, fields = self._matchers(resource)
         timeout = self.query.get("timeoutSeconds")
         since = self.query.get("resourceVersion") or "0"
         send_initial = self.query.get("sendInitialEvents")
