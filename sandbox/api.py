@@ -450,7 +450,6 @@ class Api:
             if meta.get(field) == {}:
                 del meta[field]  # the real server serialises empty maps as absent
         if record:
-            meta["managedFields"] = old_meta.get("managedFields", [])
             patches.record_update(old, new, manager, subresource, now())
         if subresource != "status":
             self._validate(resource, new, strict)
