@@ -575,11 +575,14 @@ class Api:
                 if subresource:
                     raise not_found(resource, name)
                 applied = patches.apply(None, body, manager, force, subresource, now())
-                managed = applied["metadata"].pop("managedFields")
+                managed = applied["metadata"].pop("managedFields", None)
                 created = self.create(
                     resource, namespace, applied, manager=manager, dry_run=True, strict=strict
                 )
-                created["metadata"]["managedFields"] = managed
+                if managed:
+                    created["metadata"]["managedFields"] = managed
+                else:
+                    created["metadata"].pop("managedFields", None)
                 if dry_run:
                     return created
                 created["metadata"].pop("resourceVersion", None)
