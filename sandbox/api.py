@@ -158,6 +158,14 @@ def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
         spec.setdefault("suspend", False)
         spec.setdefault("successfulJobsHistoryLimit", 3)
         spec.setdefault("failedJobsHistoryLimit", 1)
+        job_spec = (spec.get("jobTemplate") or {}).get("spec")
+        if isinstance(job_spec, dict) and isinstance(job_spec.get("template"), dict):
+            _template_defaults(job_spec["template"])  # only the pod template, not Job defaults
+    elif plural == "horizontalpodautoscalers" and spec is not None:
+        spec.setdefault("minReplicas", 1)
+        if not spec.get("metrics") and resource.version == "v2":
+            target = {"type": "Utilization", "averageUtilization": 80}
+            spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": target}}]
     elif plural == "pods" and spec is not None:
         _pod_spec_defaults(spec)
     elif plural == "services" and spec is not None:
