@@ -159,6 +159,14 @@ def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
         spec.setdefault("suspend", False)
         spec.setdefault("successfulJobsHistoryLimit", 3)
         spec.setdefault("failedJobsHistoryLimit", 1)
+        job_spec = (spec.get("jobTemplate") or {}).get("spec")
+        if isinstance(job_spec, dict) and isinstance(job_spec.get("template"), dict):
+            _template_defaults(job_spec["template"])  # only the pod template, not Job defaults
+    elif plural == "horizontalpodautoscalers" and spec is not None:
+        spec.setdefault("minReplicas", 1)
+        if not spec.get("metrics") and resource.version == "v2":
+            target = {"type": "Utilization", "averageUtilization": 80}
+            spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": target}}]
     elif plural == "pods" and spec is not None:
         _pod_spec_defaults(spec)
     elif plural == "services" and spec is not None:
@@ -459,7 +467,6 @@ class Api:
             if meta.get(field) == {}:
                 del meta[field]  # the real server serialises empty maps as absent
         if record:
-            meta["managedFields"] = old_meta.get("managedFields", [])
             patches.record_update(old, new, manager, subresource, now())
         if subresource != "status":
             self._validate(resource, new, strict)
@@ -585,11 +592,14 @@ class Api:
                 if subresource:
                     raise not_found(resource, name)
                 applied = patches.apply(None, body, manager, force, subresource, now())
-                managed = applied["metadata"].pop("managedFields")
+                managed = applied["metadata"].pop("managedFields", None)
                 created = self.create(
                     resource, namespace, applied, manager=manager, dry_run=True, strict=strict
                 )
-                created["metadata"]["managedFields"] = managed
+                if managed:
+                    created["metadata"]["managedFields"] = managed
+                else:
+                    created["metadata"].pop("managedFields", None)
                 if dry_run:
                     return created
                 created["metadata"].pop("resourceVersion", None)

@@ -912,6 +912,16 @@ class Controllers:
 
     def logs(self, namespace: str, name: str, container: str) -> str:
         """What ``kubectl logs`` shows: a few synthetic lines, or the real server's errors."""
+        _, entries = self.log_entries(namespace, name, container)
+        return "".join(text + "\n" for _, text in entries)
+
+    def log_entries(
+        self, namespace: str, name: str, container: str, previous: bool = False
+    ) -> tuple[str, list[tuple[str, str]]]:
+        """The container's name and its log lines as (RFC 3339 time, text), or an ApiError.
+
+        ``previous`` selects the instance that ran before the last restart, like the kubelet.
+        """
         pod = self.api.get(PODS, namespace, name)
         names = [c["name"] for c in pod["spec"]["containers"]]
         if not container:
@@ -933,13 +943,29 @@ class Controllers:
             ),
             {},
         )
-        waiting = (state.get("state") or {}).get("waiting") or {}
-        if not state.get("containerID"):
-            reason = waiting.get("reason", "ContainerCreating")
-            raise ApiError(
-                400,
-                "BadRequest",
-                f'container "{container}" in pod "{name}" is waiting to start: {reason}',
+        if previous:
+            terminated = (state.get("lastState") or {}).get("terminated")
+            if not terminated:
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f'previous terminated container "{container}" in pod "{name}" not found',
+                )
+            started = terminated.get("startedAt") or now()
+        else:
+            waiting = (state.get("state") or {}).get("waiting") or {}
+            if not state.get("containerID"):
+                reason = waiting.get("reason", "ContainerCreating")
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f'container "{container}" in pod "{name}" is waiting to start: {reason}',
+                )
+            current = state.get("state") or {}
+            started = (
+                (current.get("running") or current.get("terminated") or {}).get("startedAt")
+                or ((state.get("lastState") or {}).get("terminated") or {}).get("startedAt")
+                or now()
             )
         spec = self._container(pod, container)
         lines = [f"sandbox: container {container} started from image {spec.get('image')}"]
@@ -947,7 +973,17 @@ class Controllers:
             lines.append(f"sandbox: {CRASH_ENV} is set, exiting with code 1")
         elif _env_flag(spec, NEVER_READY_ENV):
             lines.append(f"sandbox: {NEVER_READY_ENV} is set, readiness probe answers 503")
-        return "\n".join(lines) + "\n"
+        return container, [(started, line) for line in lines]
+
+    def log_running(self, namespace: str, name: str, uid: str, container: str) -> bool:
+        """Whether that pod's container still runs (a followed log ends when it stops)."""
+        pod = self.api.find(PODS, namespace, name)
+        if pod is None or pod["metadata"]["uid"] != uid:
+            return False
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            if status["name"] == container:
+                return "running" in (status.get("state") or {})
+        return False
 
     def _config_problem(self, pod: dict[str, Any], container: dict[str, Any]) -> str | None:
         namespace = pod["metadata"]["namespace"]

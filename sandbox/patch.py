@@ -343,7 +343,10 @@ def store_managed(obj: dict[str, Any], entries: list[dict[str, Any]]) -> None:
         clean["fieldsType"] = "FieldsV1"
         clean["fieldsV1"] = to_fields_v1(entry["paths"])
         result.append(clean)
-    obj.setdefault("metadata", {})["managedFields"] = result
+    if result:
+        obj.setdefault("metadata", {})["managedFields"] = result
+    else:  # the real server omits an empty list
+        obj.setdefault("metadata", {}).pop("managedFields", None)
 
 
 def _entry(
@@ -421,13 +424,35 @@ def apply(
     return merged
 
 
+def _decodable(entries: Any) -> bool:
+    """Whether a client's managedFields can be decoded as the real fieldmanager decodes them."""
+    if not isinstance(entries, list) or not entries:
+        return False
+    for entry in entries:
+        if not isinstance(entry, dict):
+            return False
+        fields = entry.get("fieldsV1")
+        if fields is not None and not isinstance(fields, dict):
+            return False
+        if entry.get("fieldsType", "FieldsV1") != "FieldsV1":
+            return False
+    return True
+
+
 def record_update(
     old: dict[str, Any] | None, new: dict[str, Any], manager: str, subresource: str, now: str
 ) -> None:
-    """Give ``manager`` (operation Update) ownership of every field it changed in ``new``."""
+    """Give ``manager`` (operation Update) ownership of every field it changed in ``new``.
+
+    Like the real fieldmanager, managedFields the write itself carries replace the stored ones
+    (that is how kubectl moves client-side apply ownership to server-side apply, and how
+    ``managedFields: [{}]`` clears them); absent, empty or undecodable ones, and any write to a
+    subresource, keep the stored ones.
+    """
     root = schema.root_schema(new.get("apiVersion", ""), new.get("kind", ""))
     status = subresource == "status"
-    entries = managed_sets(old or {})
+    incoming = (new.get("metadata") or {}).get("managedFields")
+    entries = managed_sets(new if _decodable(incoming) and not subresource else (old or {}))
     before = flatten(old or {}, root, status)
     after = flatten(new, root, status)
     changed = {p for p, v in after.items() if p not in before or before[p] != v}

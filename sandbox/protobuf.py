@@ -1,9 +1,9 @@
 """Decode the few protobuf request bodies kubectl's generator commands send.
 
-``kubectl create namespace|configmap|secret|serviceaccount|deployment|job`` and
-``kubectl expose`` encode their object as Kubernetes protobuf (there is no
-JSON fallback in kubectl). This module understands just those kinds, field by
-field; unknown fields are skipped. Field numbers come from the API's
+``kubectl create namespace|configmap|secret|serviceaccount|deployment|job|cronjob|ingress|pdb``
+(and ``create job --from=cronjob/x``), ``kubectl expose`` and ``kubectl autoscale`` encode their
+object as Kubernetes protobuf (there is no JSON fallback in kubectl). This module understands
+just those kinds, field by field; unknown fields are skipped. Field numbers come from the API's
 ``generated.proto`` files.
 """
 
@@ -30,7 +30,16 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
         3: ("namespace", "string"),
         11: ("labels", "map"),
         12: ("annotations", "map"),
+        13: ("ownerReferences", "[]OwnerReference"),
         14: ("finalizers", "[]string"),
+    },
+    "OwnerReference": {
+        1: ("kind", "string"),
+        3: ("name", "string"),
+        4: ("uid", "string"),
+        5: ("apiVersion", "string"),
+        6: ("controller", "bool"),
+        7: ("blockOwnerDeletion", "bool"),
     },
     "Namespace": {1: ("metadata", "ObjectMeta"), 2: ("spec", "NamespaceSpec")},
     "NamespaceSpec": {1: ("finalizers", "[]string")},
@@ -64,17 +73,109 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
         1: ("parallelism", "int"),
         2: ("completions", "int"),
         3: ("activeDeadlineSeconds", "int"),
+        4: ("selector", "LabelSelector"),
+        5: ("manualSelector", "bool"),
         6: ("template", "PodTemplateSpec"),
         7: ("backoffLimit", "int"),
+        8: ("ttlSecondsAfterFinished", "int"),
+        9: ("completionMode", "string"),
+        10: ("suspend", "bool"),
+        14: ("podReplacementPolicy", "string"),
     },
-    "LabelSelector": {1: ("matchLabels", "map")},
+    "CronJob": {1: ("metadata", "ObjectMeta"), 2: ("spec", "CronJobSpec")},
+    "CronJobSpec": {
+        1: ("schedule", "string"),
+        2: ("startingDeadlineSeconds", "int"),
+        3: ("concurrencyPolicy", "string"),
+        4: ("suspend", "bool"),
+        5: ("jobTemplate", "JobTemplateSpec"),
+        6: ("successfulJobsHistoryLimit", "int"),
+        7: ("failedJobsHistoryLimit", "int"),
+        8: ("timeZone", "string"),
+    },
+    "JobTemplateSpec": {1: ("metadata", "ObjectMeta"), 2: ("spec", "JobSpec")},
+    "Ingress": {1: ("metadata", "ObjectMeta"), 2: ("spec", "IngressSpec")},
+    "IngressSpec": {
+        1: ("defaultBackend", "IngressBackend"),
+        2: ("tls", "[]IngressTLS"),
+        3: ("rules", "[]IngressRule"),
+        4: ("ingressClassName", "string"),
+    },
+    # ingressRuleValue is inlined in JSON: its "http" sits directly in the rule.
+    "IngressRule": {1: ("host", "string"), 2: ("...", "IngressRuleValue")},
+    "IngressRuleValue": {1: ("http", "HTTPIngressRuleValue")},
+    "HTTPIngressRuleValue": {1: ("paths", "[]HTTPIngressPath")},
+    "HTTPIngressPath": {
+        1: ("path", "string"),
+        2: ("backend", "IngressBackend"),
+        3: ("pathType", "string"),
+    },
+    "IngressBackend": {4: ("service", "IngressServiceBackend")},
+    "IngressServiceBackend": {1: ("name", "string"), 2: ("port", "ServiceBackendPort")},
+    "ServiceBackendPort": {1: ("name", "string"), 2: ("number", "int")},
+    "IngressTLS": {1: ("hosts", "[]string"), 2: ("secretName", "string")},
+    "PodDisruptionBudget": {1: ("metadata", "ObjectMeta"), 2: ("spec", "PodDisruptionBudgetSpec")},
+    "PodDisruptionBudgetSpec": {
+        1: ("minAvailable", "IntOrString"),
+        2: ("selector", "LabelSelector"),
+        3: ("maxUnavailable", "IntOrString"),
+        4: ("unhealthyPodEvictionPolicy", "string"),
+    },
+    "HorizontalPodAutoscaler": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "HorizontalPodAutoscalerSpec"),
+    },
+    "HorizontalPodAutoscalerSpec": {
+        1: ("scaleTargetRef", "CrossVersionObjectReference"),
+        2: ("minReplicas", "int"),
+        3: ("maxReplicas", "int"),
+        4: ("metrics", "[]MetricSpec"),
+    },
+    # autoscaling/v1's spec: field 4 is targetCPUUtilizationPercentage instead.
+    "HorizontalPodAutoscalerV1": {
+        1: ("metadata", "ObjectMeta"),
+        2: ("spec", "HorizontalPodAutoscalerSpecV1"),
+    },
+    "HorizontalPodAutoscalerSpecV1": {
+        1: ("scaleTargetRef", "CrossVersionObjectReference"),
+        2: ("minReplicas", "int"),
+        3: ("maxReplicas", "int"),
+        4: ("targetCPUUtilizationPercentage", "int"),
+    },
+    "CrossVersionObjectReference": {
+        1: ("kind", "string"),
+        2: ("name", "string"),
+        3: ("apiVersion", "string"),
+    },
+    "MetricSpec": {1: ("type", "string"), 4: ("resource", "ResourceMetricSource")},
+    "ResourceMetricSource": {1: ("name", "string"), 2: ("target", "MetricTarget")},
+    "MetricTarget": {
+        1: ("type", "string"),
+        2: ("value", "Quantity"),
+        3: ("averageValue", "Quantity"),
+        4: ("averageUtilization", "int"),
+    },
+    "Quantity": {1: ("string", "string")},
+    "LabelSelector": {
+        1: ("matchLabels", "map"),
+        2: ("matchExpressions", "[]LabelSelectorRequirement"),
+    },
+    "LabelSelectorRequirement": {
+        1: ("key", "string"),
+        2: ("operator", "string"),
+        3: ("values", "[]string"),
+    },
     "PodTemplateSpec": {1: ("metadata", "ObjectMeta"), 2: ("spec", "PodSpec")},
     "PodSpec": {
         2: ("containers", "[]Container"),
         3: ("restartPolicy", "string"),
         4: ("terminationGracePeriodSeconds", "int"),
         6: ("dnsPolicy", "string"),
+        7: ("nodeSelector", "map"),
         8: ("serviceAccountName", "string"),
+        11: ("hostNetwork", "bool"),
+        14: ("securityContext", "Empty"),
+        19: ("schedulerName", "string"),
     },
     "Container": {
         1: ("name", "string"),
@@ -85,7 +186,9 @@ MESSAGES: dict[str, dict[int, tuple[str, str]]] = {
         6: ("ports", "[]ContainerPort"),
         7: ("env", "[]EnvVar"),
         8: ("resources", "Empty"),
+        13: ("terminationMessagePath", "string"),
         14: ("imagePullPolicy", "string"),
+        20: ("terminationMessagePolicy", "string"),
     },
     "ContainerPort": {
         1: ("name", "string"),
@@ -124,8 +227,31 @@ POINTERS = {
     "automountServiceAccountToken",
     "intVal",
     "type",
+    "startingDeadlineSeconds",
+    "suspend",
+    "successfulJobsHistoryLimit",
+    "failedJobsHistoryLimit",
+    "timeZone",
+    "ttlSecondsAfterFinished",
+    "manualSelector",
+    "minReplicas",
+    "averageUtilization",
+    "controller",
+    "blockOwnerDeletion",
 }
-KINDS = {"Namespace", "ConfigMap", "Secret", "ServiceAccount", "Deployment", "Job", "Service"}
+KINDS = {
+    "Namespace",
+    "ConfigMap",
+    "Secret",
+    "ServiceAccount",
+    "Deployment",
+    "Job",
+    "Service",
+    "CronJob",
+    "Ingress",
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+}
 
 
 class Unsupported(ValueError):
@@ -194,12 +320,17 @@ def _message(data: bytes, name: str) -> dict[str, Any]:
             item = bool(value)
         else:
             item = _message(value, kind)
+        if field == "...":  # an inlined struct: its fields belong to this message
+            out.update(item)
+            continue
         if repeated:
             out.setdefault(field, []).append(item)
         elif item in ("", 0, False) and item is not None and field not in POINTERS:
             continue  # Go omits zero values of non-pointer fields from JSON (omitempty)
         else:
             out[field] = item
+    if name == "Quantity":
+        return out.get("string", "")  # type: ignore[return-value]
     if name == "IntOrString":
         return out.get("strVal") if out.get("type") == 1 else out.get("intVal", 0)  # type: ignore[return-value]
     return out
@@ -214,5 +345,9 @@ def decode(body: bytes) -> dict[str, Any]:
     kind = type_meta.get("kind", "")
     if kind not in KINDS:
         raise Unsupported(f"protobuf bodies of kind {kind or '?'} are not supported")
-    obj = _message(unknown.get("raw", b""), kind)
-    return {"apiVersion": type_meta.get("apiVersion", ""), "kind": kind, **obj}
+    api_version = type_meta.get("apiVersion", "")
+    message = kind
+    if kind == "HorizontalPodAutoscaler" and api_version == "autoscaling/v1":
+        message = "HorizontalPodAutoscalerV1"
+    obj = _message(unknown.get("raw", b""), message)
+    return {"apiVersion": api_version, "kind": kind, **obj}

@@ -48,6 +48,29 @@ RESOURCES: list[Resource] = [
     Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",), False, False),
     Resource("", "v1", "pods", "Pod", True, ("po",), has_generation=False, categories=("all",)),
     Resource("", "v1", "events", "Event", True, ("ev",), False, False),
+    # Stored only (no controller), so kubectl apply --prune's default allowlist resolves.
+    Resource("", "v1", "endpoints", "Endpoints", True, ("ep",), False, False),
+    Resource(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "PersistentVolumeClaim",
+        True,
+        ("pvc",),
+        has_generation=False,
+    ),
+    Resource(
+        "", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",), has_generation=False
+    ),
+    Resource(
+        "",
+        "v1",
+        "replicationcontrollers",
+        "ReplicationController",
+        True,
+        ("rc",),
+        categories=("all",),
+    ),
     Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",), categories=("all",)),
     Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), categories=("all",)),
     Resource("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), categories=("all",)),

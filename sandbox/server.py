@@ -14,6 +14,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -334,13 +335,7 @@ class Handler(BaseHTTPRequestHandler):
         if resource.plural == "namespaces" and sub == "finalize":
             sub = ""
         if sub == "log" and method == "GET":
-            return self._send(
-                200,
-                self.server.sandbox.controllers.logs(
-                    namespace, name, self.query.get("container", "")
-                ).encode(),
-                "text/plain",
-            )
+            return self._logs(namespace, name)
         if sub == "scale":
             return self._scale(method, resource, namespace, name)
         if method == "GET" and (not name or self._flag("watch")):
@@ -421,6 +416,72 @@ class Handler(BaseHTTPRequestHandler):
             "the server does not allow this method on the requested resource",
         )
 
+    def _logs(self, namespace: str, name: str) -> None:
+        """pods/log: tailLines, sinceSeconds, sinceTime, timestamps, limitBytes, previous, follow.
+
+        With ``follow=true`` the response stays open and the (simulated) container writes a line
+        every ready delay (at least 0.1 s) until it stops or the client goes away; nothing runs
+        while nobody follows.
+        """
+        controllers = self.server.sandbox.controllers
+        container, entries = controllers.log_entries(
+            namespace, name, self.query.get("container", ""), self._flag("previous")
+        )
+        uid = controllers.api.get(BY_PATH[("", "v1", "pods")], namespace, name)["metadata"]["uid"]
+        try:
+            since = float(self.query.get("sinceSeconds") or 0)
+            tail = int(self.query.get("tailLines", -1))
+            limit = int(self.query.get("limitBytes") or 0)
+        except ValueError as exc:
+            raise ApiError(400, "BadRequest", f"invalid log options: {exc}") from exc
+        since_time = self.query.get("sinceTime", "")
+        if since:
+            cutoff = time.time() - since
+            since_time = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff))
+        if since_time:
+            entries = [e for e in entries if e[0] >= since_time]
+        if tail >= 0:
+            entries = entries[len(entries) - tail :] if tail else []
+        stamps = self._flag("timestamps")
+        sent = 0
+
+        def render(stamp: str, text: str) -> bytes:
+            nonlocal sent
+            if stamps:
+                prefix = stamp if "." in stamp else stamp.removesuffix("Z") + ".000000000Z"
+                text = f"{prefix} {text}"
+            data = (text + "\n").encode()
+            if limit:
+                data = data[: max(limit - sent, 0)]
+            sent += len(data)
+            return data
+
+        body = b"".join(render(*e) for e in entries)
+        if not self._flag("follow"):
+            return self._send(200, body, "text/plain")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def chunk(data: bytes) -> None:
+            if data:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
+        chunk(body)
+        interval = max(controllers.ready_delay, 0.1)
+        count = 0
+        while not (limit and sent >= limit) and controllers.log_running(
+            namespace, name, uid, container
+        ):
+            time.sleep(interval)
+            count += 1
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            chunk(render(stamp, f"sandbox: container {container} is running ({count})"))
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
     def _scale(self, method: str, resource: Resource, namespace: str, name: str) -> None:
         api = self.server.sandbox.api
         if method == "GET":
@@ -444,11 +505,11 @@ class Handler(BaseHTTPRequestHandler):
         )
         self._send(200, scale)
 
-    def _matchers(self) -> tuple[Any, Any]:
+    def _matchers(self, resource: Resource) -> tuple[Any, Any]:
         try:
             return (
                 label_matcher(self.query.get("labelSelector")),
-                field_matcher(self.query.get("fieldSelector")),
+                field_matcher(self.query.get("fieldSelector"), resource.plural),
             )
         except SelectorError as exc:
             raise ApiError(400, "BadRequest", str(exc)) from exc
@@ -457,7 +518,7 @@ class Handler(BaseHTTPRequestHandler):
         self, resource: Resource, namespace: str, propagation: str | None, dry: bool
     ) -> None:
         api = self.server.sandbox.api
-        labels, fields = self._matchers()
+        labels, fields = self._matchers(resource)
         deleted = []
         for obj in api.list(resource, namespace):
             if labels(obj) and fields(obj):
@@ -484,7 +545,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _list(self, resource: Resource, namespace: str) -> None:
         api = self.server.sandbox.api
-        labels, fields = self._matchers()
+        labels, fields = self._matchers(resource)
         with api.lock:
             rv = str(api.store.current_rv())
             items = [o for o in api.list(resource, namespace) if labels(o) and fields(o)]
@@ -529,7 +590,7 @@ class Handler(BaseHTTPRequestHandler):
         ``k8s.io/initial-events-end`` marks the end of the initial state.
         """
         store = self.server.sandbox.api.store
-        labels, fields = self._matchers()
+        labels, fields = self._matchers(resource)
         timeout = self.query.get("timeoutSeconds")
         since = self.query.get("resourceVersion") or "0"
         send_initial = self.query.get("sendInitialEvents")
