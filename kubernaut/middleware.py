@@ -1,7 +1,13 @@
-"""Refuse oversized request bodies before anything reads them."""
+"""Middleware: refuse oversized request bodies; answer 503 while the database is away."""
+
+import logging
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
 
 
 class RequestSizeLimitMiddleware:
@@ -26,3 +32,38 @@ class RequestSizeLimitMiddleware:
                 return JsonResponse({"detail": message}, status=413)
             return HttpResponse(message, status=413, content_type="text/plain")
         return self.get_response(request)
+
+
+# How long clients are told to wait before trying again while the database is unavailable.
+RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailableMiddleware:
+    """While PostgreSQL cannot be reached (a restart, a failover), answer 503 with Retry-After.
+
+    API clients get JSON with a sentence; pages get a short page that needs no database. A write
+    interrupted by the outage was inside a transaction that PostgreSQL rolls back, so nothing is
+    half-written, and the client knows it was not acknowledged.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        logger.warning("database unavailable for %s %s: %s", request.method, request.path,
+                       type(exception).__name__)  # fmt: skip
+        message = (
+            "The database is unavailable right now, so nothing was changed; "
+            f"try again in {RETRY_AFTER_SECONDS} seconds."
+        )
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": message}, status=503)
+        else:
+            response = HttpResponse(render_to_string("503.html", {"message": message}), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
