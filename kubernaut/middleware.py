@@ -42,8 +42,9 @@ class DatabaseUnavailableMiddleware:
     """While PostgreSQL cannot be reached (a restart, a failover), answer 503 with Retry-After.
 
     API clients get JSON with a sentence; pages get a short page that needs no database. A write
-    interrupted by the outage was inside a transaction that PostgreSQL rolls back, so nothing is
-    half-written, and the client knows it was not acknowledged.
+    interrupted by the outage was inside a transaction, so nothing is half-written. Only when the
+    connection breaks during COMMIT itself is the outcome unknown to us too: the row may be
+    stored, and repeating a release POST then answers 409 (bench/outage_bench.py counts these).
     """
 
     def __init__(self, get_response):
@@ -58,8 +59,7 @@ class DatabaseUnavailableMiddleware:
         logger.warning("database unavailable for %s %s: %s", request.method, request.path,
                        type(exception).__name__)  # fmt: skip
         message = (
-            "The database is unavailable right now, so nothing was changed; "
-            f"try again in {RETRY_AFTER_SECONDS} seconds."
+            f"The database is unavailable right now; try again in {RETRY_AFTER_SECONDS} seconds."
         )
         if request.path.startswith("/api/"):
             response = JsonResponse({"detail": message}, status=503)
