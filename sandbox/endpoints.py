@@ -254,18 +254,18 @@ class EndpointsController:
             if match is not None:
                 spare.remove(match)
                 if (
-                    (match.get("endpoints") or []) == endpoints
+                    match.get("endpoints") == endpoints
                     and (match.get("ports") or []) == ports
                     and (match["metadata"].get("labels") or {}) == labels
                 ):
                     continue
                 match["metadata"]["labels"] = labels
                 match["metadata"].setdefault("annotations", {})[TRIGGER_TIME] = now()
-                for field, value in (("endpoints", endpoints), ("ports", ports)):
-                    if value:
-                        match[field] = value
-                    else:
-                        match.pop(field, None)
+                match["endpoints"] = endpoints  # required, even when empty
+                if ports:
+                    match["ports"] = ports
+                else:
+                    match.pop("ports", None)
                 self.api.update(
                     SLICES,
                     meta["namespace"],
@@ -293,13 +293,11 @@ class EndpointsController:
                     ],
                 },
                 "addressType": "IPv4",
+                "endpoints": endpoints,
             }
-            if endpoints:
-                body["endpoints"] = endpoints
             if ports:
                 body["ports"] = ports
-            with contextlib.suppress(ApiError):
-                self.api.create(SLICES, meta["namespace"], body, manager=MANAGER)
+            self.api.create(SLICES, meta["namespace"], body, manager=MANAGER)
         for extra in spare:
             with contextlib.suppress(ApiError):
                 self.api.delete(SLICES, meta["namespace"], extra["metadata"]["name"])
