@@ -503,3 +503,19 @@ def test_new_kinds_in_discovery_and_typed_clients(
     assert "controllerrevisions" in [r.name for r in apps.get_api_resources().resources]
     assert apps.list_namespaced_controller_revision(namespace).items == []
     assert core.list_persistent_volume_claim_for_all_namespaces() is not None
+
+
+def test_deployment_history_still_comes_from_replicasets(kubectl: Kubectl, namespace: str) -> None:
+    apply(kubectl, namespace, WEB)
+    rollout = ("rollout", "status", "deployment/web", "-n", namespace, "--timeout=30s")
+    kubectl(*rollout, check=True)
+    kubectl("set", "image", "deployment/web", "nginx=nginx:1.28", "-n", namespace, check=True)
+    kubectl(*rollout, check=True)
+    history = kubectl("rollout", "history", "deployment/web", "-n", namespace, check=True).stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+    kubectl("rollout", "undo", "deployment/web", "-n", namespace, check=True)
+    kubectl(*rollout, check=True)
+    history = kubectl("rollout", "history", "deployment/web", "-n", namespace, check=True).stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["2", "3"]
+    # Deployments keep their history in ReplicaSets, not ControllerRevisions.
+    assert get_json(kubectl, namespace, "controllerrevisions")["items"] == []
