@@ -139,6 +139,16 @@ def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
                 "updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
             )
             spec.setdefault("revisionHistoryLimit", 10)
+            spec.setdefault(
+                "persistentVolumeClaimRetentionPolicy",
+                {"whenDeleted": "Retain", "whenScaled": "Retain"},
+            )
+            for claim in spec.get("volumeClaimTemplates") or []:
+                if isinstance(claim, dict):
+                    claim.setdefault("apiVersion", "v1")
+                    claim.setdefault("kind", "PersistentVolumeClaim")
+                    claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+                    claim.setdefault("status", {"phase": "Pending"})
         if plural == "daemonsets":
             spec.setdefault(
                 "updateStrategy",
@@ -179,6 +189,14 @@ def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")
                 port.setdefault("targetPort", port.get("port"))
+    elif plural == "persistentvolumeclaims" and spec is not None:
+        spec.setdefault("volumeMode", "Filesystem")
+    elif plural == "persistentvolumes" and spec is not None:
+        spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+        spec.setdefault("volumeMode", "Filesystem")
+    elif plural == "storageclasses":
+        obj.setdefault("reclaimPolicy", "Delete")
+        obj.setdefault("volumeBindingMode", "Immediate")
     elif plural == "secrets":
         obj.setdefault("type", "Opaque")
     elif plural == "namespaces":
@@ -343,6 +361,8 @@ class Api:
                 meta.pop(field, None)
             self._initial_status(resource, obj)
             apply_defaults(resource, obj)
+            if resource.plural == "persistentvolumeclaims":
+                self._default_storage_class(obj)
             self._validate(resource, obj, strict)
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now()
@@ -359,6 +379,17 @@ class Api:
                 return obj
             return self.store.put(resource, obj, "ADDED")
 
+    def _default_storage_class(self, claim: dict[str, Any]) -> None:
+        """The DefaultStorageClass admission plugin: an unset class becomes the default one."""
+        spec = claim.get("spec")
+        if not isinstance(spec, dict) or "storageClassName" in spec:
+            return
+        from sandbox.volumes import default_class_name  # volumes builds on this module
+
+        name = default_class_name(self)
+        if name:
+            spec["storageClassName"] = name
+
     def _initial_status(self, resource: Resource, obj: dict[str, Any]) -> None:
         if resource.plural == "namespaces":
             obj["status"] = {"phase": "Active"}
@@ -366,6 +397,8 @@ class Api:
             obj["status"] = {"loadBalancer": {}}
         elif resource.plural == "pods":
             obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+        elif resource.plural in ("persistentvolumeclaims", "persistentvolumes"):
+            obj["status"] = {"phase": "Pending"}
         elif resource.has_status:
             obj.pop("status", None)
 

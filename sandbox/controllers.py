@@ -26,9 +26,12 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.api import Api, ApiError, now
+from sandbox.endpoints import EndpointsController
+from sandbox.history import sync_revisions, truncate_history
 from sandbox.registry import ImageChecker
 from sandbox.resources import BY_PLURAL, Resource
 from sandbox.store import WatchEvent
+from sandbox.volumes import VolumesController
 
 PODS = BY_PLURAL["pods"]
 DEPLOYMENTS = BY_PLURAL["deployments"]
@@ -148,13 +151,24 @@ class Controllers:
         self.deadlines: set[tuple[str, str, float]] = set()  # pending progress-deadline checks
         self.stopping = False
         self.thread: threading.Thread | None = None
+        # Controllers kept in their own modules: queue key prefix -> handler(namespace, name),
+        # and functions mapping a store event to the keys it makes due.
+        self.extensions: dict[str, Callable[[str, str], None]] = {}
+        self.watchers: list[Callable[[WatchEvent], list[tuple[str, str, str]]]] = []
+        self.endpoints = EndpointsController(self)
+        self.volumes = VolumesController(self)
         api.store.listeners.append(self._on_event)
 
     # --- scheduling ------------------------------------------------------------------------
 
     def _on_event(self, ev: WatchEvent) -> None:
         plural = ev.resource.plural
+        extra = [key for watcher in self.watchers for key in watcher(ev)]
         if plural not in WATCHED:
+            if extra:
+                with self.cond:
+                    self.queue.update(dict.fromkeys(extra))
+                    self.cond.notify()
             return
         meta = ev.obj["metadata"]
         keys = [(plural, meta.get("namespace", ""), meta["name"])]
@@ -171,7 +185,7 @@ class Controllers:
             keys = keys[1:]
             self.after(0, self.kubelet.pop, meta.get("uid"), None)
         with self.cond:
-            for key in keys:
+            for key in keys + extra:
                 self.queue[key] = None
             self.cond.notify()
 
@@ -226,6 +240,8 @@ class Controllers:
             traceback.print_exc()
 
     def _reconcile(self, plural: str, namespace: str, name: str) -> None:
+        if plural in self.extensions:
+            return self.extensions[plural](namespace, name)
         resource = BY_PLURAL[plural]
         obj = self.api.find(resource, namespace, name)
         if obj is None:
@@ -255,7 +271,11 @@ class Controllers:
         return self.api.update(resource, meta["namespace"], meta["name"], obj, manager=MANAGER)
 
     def _create_pod(
-        self, owner: dict[str, Any], name: str | None, extra_labels: dict[str, str]
+        self,
+        owner: dict[str, Any],
+        name: str | None,
+        extra_labels: dict[str, str],
+        customize: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any] | None:
         template = copy.deepcopy(owner["spec"]["template"])
         meta = template.get("metadata") or {}
@@ -267,6 +287,8 @@ class Controllers:
         else:
             meta["generateName"] = owner["metadata"]["name"] + "-"
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": template["spec"]}
+        if customize is not None:
+            customize(pod)
         try:
             return self.api.create(PODS, owner["metadata"]["namespace"], pod, manager=MANAGER)
         except ApiError as exc:
@@ -648,6 +670,7 @@ class Controllers:
         spec, meta = sts["spec"], sts["metadata"]
         name, replicas = meta["name"], spec.get("replicas", 1)
         revision = f"{name}-{template_hash(spec['template'])}"
+        sync_revisions(self, sts, revision.rsplit("-", 1)[1])
         pods = {p["metadata"]["name"]: p for p in _owned(self._pods(meta["namespace"]), sts)}
         parallel = spec.get("podManagementPolicy") == "Parallel"
         busy = False
@@ -660,7 +683,11 @@ class Controllers:
                     "statefulset.kubernetes.io/pod-name": pod_name,
                     "apps.kubernetes.io/pod-index": str(i),
                 }
-                if self._create_pod(sts, pod_name, labels) is not None:
+                customize = self.volumes.statefulset_pod(sts, i)
+                if customize is None:  # a claim could not be created (event recorded)
+                    busy = True
+                    break
+                if self._create_pod(sts, pod_name, labels, customize) is not None:
                     self.event(
                         sts,
                         "SuccessfulCreate",
@@ -681,6 +708,7 @@ class Controllers:
         if extra and (parallel or not busy):
             for pod in extra if parallel else extra[:1]:
                 self._delete(PODS, pod)
+                self.volumes.statefulset_scaled_down(sts, pod)
                 self.event(
                     sts,
                     "SuccessfulDelete",
@@ -730,12 +758,16 @@ class Controllers:
             "collisionCount": 0,
         }
         self._save_status(STATEFULSETS, sts, status)
+        live = {current_revision, revision}
+        live |= {p["metadata"]["labels"].get("controller-revision-hash", "") for p in pods.values()}
+        truncate_history(self, sts, live)
 
     # --- DaemonSet -------------------------------------------------------------------------
 
     def _sync_daemonsets(self, ds: dict[str, Any]) -> None:
         meta = ds["metadata"]
         revision = template_hash(ds["spec"]["template"])
+        sync_revisions(self, ds, revision)
         pods = _owned(self._pods(meta["namespace"]), ds)
         current = [
             p for p in pods if p["metadata"]["labels"].get("controller-revision-hash") == revision
@@ -776,6 +808,8 @@ class Controllers:
         if not ready:
             status["numberUnavailable"] = 1
         self._save_status(DAEMONSETS, ds, status)
+        live = {revision} | {p["metadata"]["labels"].get("controller-revision-hash") for p in pods}
+        truncate_history(self, ds, {f"{meta['name']}-{h}" for h in live})
 
     # --- Job ---------------------------------------------------------------------------------
 
@@ -869,6 +903,8 @@ class Controllers:
     def _sync_pods(self, pod: dict[str, Any]) -> None:
         uid = pod["metadata"]["uid"]
         if uid in self.kubelet or _finished(pod):
+            return
+        if self.volumes.unschedulable(pod):  # waits for its PersistentVolumeClaims
             return
         ip = next(self.ips)
         self.kubelet[uid] = {

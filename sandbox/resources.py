@@ -48,7 +48,6 @@ RESOURCES: list[Resource] = [
     Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",), False, False),
     Resource("", "v1", "pods", "Pod", True, ("po",), has_generation=False, categories=("all",)),
     Resource("", "v1", "events", "Event", True, ("ev",), False, False),
-    # Stored only (no controller), so kubectl apply --prune's default allowlist resolves.
     Resource("", "v1", "endpoints", "Endpoints", True, ("ep",), False, False),
     Resource(
         "",
@@ -62,6 +61,7 @@ RESOURCES: list[Resource] = [
     Resource(
         "", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",), has_generation=False
     ),
+    # Stored only (no controller), so kubectl apply --prune's default allowlist resolves.
     Resource(
         "",
         "v1",
@@ -75,6 +75,7 @@ RESOURCES: list[Resource] = [
     Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), categories=("all",)),
     Resource("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), categories=("all",)),
     Resource("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), categories=("all",)),
+    Resource("apps", "v1", "controllerrevisions", "ControllerRevision", True, (), False, False),
     Resource("batch", "v1", "jobs", "Job", True, (), categories=("all",)),
     Resource("batch", "v1", "cronjobs", "CronJob", True, ("cj",), categories=("all",)),
     Resource("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",)),
@@ -88,6 +89,10 @@ RESOURCES: list[Resource] = [
         categories=("all",),
     ),
     Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",)),
+    Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, (), False, False),
+    Resource(
+        "storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",), False, False
+    ),
 ]
 
 BY_PATH: dict[tuple[str, str, str], Resource] = {

@@ -407,7 +407,14 @@ class Handler(BaseHTTPRequestHandler):
                 dry_run=dry,
                 preconditions=body.get("preconditions"),
             )
-            if resource.plural in ("namespaces", "pods"):
+            # Kinds whose registry returns the deleted object (the typed clients expect it).
+            if resource.plural in (
+                "namespaces",
+                "pods",
+                "persistentvolumeclaims",
+                "persistentvolumes",
+                "storageclasses",
+            ):
                 return self._send(200, obj)
             return self._send(200, _status_ok(resource, obj))
         raise ApiError(
