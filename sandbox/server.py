@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from sandbox import openapi, protobuf, tables, tls
+from sandbox import auth, cluster_objects, openapi, protobuf, tables, tls
 from sandbox.api import Api, ApiError, dumps, not_found
 from sandbox.controllers import Controllers
 from sandbox.resources import BY_PATH, Resource, group_versions, resources_in
@@ -69,7 +69,7 @@ def _status_ok(resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
 def _discovery_resources(group: str, version: str) -> dict[str, Any]:
     out = []
     for r in resources_in(group, version):
-        verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        verbs = list(r.verbs)
         entry: dict[str, Any] = {
             "name": r.plural,
             "singularName": r.singular,
@@ -327,6 +327,17 @@ class Handler(BaseHTTPRequestHandler):
         self, method: str, resource: Resource, namespace: str, name: str, sub: str
     ) -> None:
         api = self.server.sandbox.api
+        if resource.verbs == ("create",):  # access reviews: computed, never stored
+            if method != "POST" or name:
+                raise ApiError(
+                    405,
+                    "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource",
+                )
+            body = self._parsed_body()
+            return self._send(
+                201, auth.review(self.server.sandbox, resource, namespace, body, self.headers)
+            )
         if resource.plural == "namespaces" and sub == "finalize":
             sub = ""
         if sub == "log" and method == "GET":
@@ -677,6 +688,7 @@ class Sandbox:
         self.api = Api()
         self.controllers = Controllers(self.api, ready_delay=ready_delay, registry=registry)
         context, self.ca_pem = tls.server_context()
+        cluster_objects.install(self.api, self.controllers, self.ca_pem, VERSION["gitVersion"])
         self.httpd = SandboxHTTPServer((host, port), self, context)
         self.host, self.port = self.httpd.server_address[:2]
         self._thread: threading.Thread | None = None
