@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sandbox import patch as patches
@@ -226,6 +227,9 @@ class Api:
         self._ip_lock = threading.Lock()
         # (involved uid, reason, message) -> event name, to count repeats cheaply
         self._events: dict[tuple[Any, str, str], str] = {}
+        # Admission plugins: hook(resource, obj, old) may mutate obj or raise ApiError; old is
+        # None on create. Installed by sandbox.cluster_objects (ServiceAccount, Priority, quota).
+        self.admission: list[Callable[[Resource, dict[str, Any], dict[str, Any] | None], None]] = []
         for name in SYSTEM_NAMESPACES:
             self.create(
                 NAMESPACES,
@@ -363,6 +367,8 @@ class Api:
             apply_defaults(resource, obj)
             if resource.plural == "persistentvolumeclaims":
                 self._default_storage_class(obj)
+            for hook in self.admission:
+                hook(resource, obj, None)
             self._validate(resource, obj, strict)
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now()
@@ -502,6 +508,8 @@ class Api:
         if record:
             patches.record_update(old, new, manager, subresource, now())
         if subresource != "status":
+            for hook in self.admission:
+                hook(resource, new, old)
             self._validate(resource, new, strict)
             self._check_immutable(resource, old, new)
         if resource.has_generation and _spec_of(new) != _spec_of(old):

@@ -149,6 +149,7 @@ class Controllers:
         self.kubelet: dict[str, dict[str, Any]] = {}  # pod uid -> simulated runtime state
         self.ips = itertools.count(2)
         self.deadlines: set[tuple[str, str, float]] = set()  # pending progress-deadline checks
+        self.preloaded: set[str] = set()  # images already on the node (kube-system's)
         self.stopping = False
         self.thread: threading.Thread | None = None
         # Controllers kept in their own modules: queue key prefix -> handler(namespace, name),
@@ -910,7 +911,9 @@ class Controllers:
         self.kubelet[uid] = {
             "namespace": pod["metadata"]["namespace"],
             "name": pod["metadata"]["name"],
-            "podIP": f"10.244.{ip // 250}.{ip % 250 + 2}",
+            "podIP": "10.0.0.10"
+            if pod["spec"].get("hostNetwork")
+            else f"10.244.{ip // 250}.{ip % 250 + 2}",
             "startTime": now(),
             "containers": {
                 c["name"]: {
@@ -1061,7 +1064,7 @@ class Controllers:
             self.event(pod, "Failed", f"Error: {problem}", "Warning", "kubelet")
             self.after(self._backoff(attempt), self._retry_container, uid, name, attempt + 1)
             return
-        if not cstate["started"]:
+        if not cstate["started"] and image not in self.preloaded:
             self.event(pod, "Pulling", f'Pulling image "{image}"', component="kubelet")
             problem = self.images.problem(image)
             if problem:

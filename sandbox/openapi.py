@@ -175,6 +175,8 @@ def _paths(resource: Resource, kind_def: str, list_def: str) -> dict[str, Any]:
             ],
         },
     }
+    if resource.verbs == ("create",):  # access reviews: POST only, as kube-apiserver
+        return {base: {"post": paths[base]["post"], "parameters": paths[base]["parameters"]}}
     if resource.has_status:
         paths[f"{base}/{{name}}/status"] = {
             "get": _op(resource, "get", f"read{name}Status", kind_def, []),

@@ -54,7 +54,8 @@ def remember_port(directory: Path, port: int) -> None:
 
 
 def load(store: Store, directory: Path) -> int:
-    """Replace the store's objects with those saved in ``directory``; returns how many."""
+    """Put the objects saved in ``directory`` into the store, over those of the same name (the
+    built-in objects a new sandbox starts with); returns how many were loaded."""
     path = directory / OBJECTS_FILE
     if not path.exists():
         return 0
@@ -71,7 +72,6 @@ def load(store: Store, directory: Path) -> int:
         ) from exc
     count = 0
     with store.lock:
-        store.objects.clear()
         for entry in entries:
             resource = BY_PLURAL.get(entry.get("resource"))
             if resource is None:  # a kind this version no longer serves

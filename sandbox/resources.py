@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+RBAC = "rbac.authorization.k8s.io"
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
 
@@ -19,6 +20,8 @@ class Resource:
     # Real servers only keep metadata.generation on objects with a spec that controllers observe.
     has_generation: bool = True
     categories: tuple[str, ...] = ()
+    # Create-only virtual resources (access reviews) are served with ("create",) only.
+    verbs: tuple[str, ...] = tuple(ALL_VERBS)
 
     @property
     def api_version(self) -> str:
@@ -92,6 +95,32 @@ RESOURCES: list[Resource] = [
     Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, (), False, False),
     Resource(
         "storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",), False, False
+    ),
+    # Cluster furniture (see sandbox/cluster_objects.py and sandbox/auth.py).
+    Resource("", "v1", "nodes", "Node", False, ("no",), has_generation=False),
+    Resource("", "v1", "resourcequotas", "ResourceQuota", True, ("quota",), has_generation=False),
+    *(
+        Resource(RBAC, "v1", plural, kind, namespaced, (), False, False)
+        for plural, kind, namespaced in (
+            ("clusterrolebindings", "ClusterRoleBinding", False),
+            ("clusterroles", "ClusterRole", False),
+            ("rolebindings", "RoleBinding", True),
+            ("roles", "Role", True),
+        )
+    ),
+    Resource(
+        "scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",), False, False
+    ),
+    *(
+        Resource(group, "v1", plural, kind, namespaced, (), False, False, verbs=("create",))
+        for group, plural, kind, namespaced in (
+            ("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview", False),
+            ("authentication.k8s.io", "tokenreviews", "TokenReview", False),
+            ("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview", True),
+            ("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False),
+            ("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False),
+            ("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview", False),
+        )
     ),
 ]
 

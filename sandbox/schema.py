@@ -194,6 +194,11 @@ def name_problem(resource: Resource, name: str) -> str | None:
         if len(name) > 63:
             return "must be no more than 63 characters"
         return None if _DNS_1035.match(name) else DNS1035_MSG
+    if resource.group == "rbac.authorization.k8s.io":  # path segment names, e.g. "system:view"
+        if name in (".", ".."):
+            return f"may not be '{name}'"
+        bad = next((c for c in "/%" if c in name), None)
+        return f"may not contain '{bad}'" if bad else None
     if resource.plural == "namespaces":
         if len(name) > 63:
             return "must be no more than 63 characters"

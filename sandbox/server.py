@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from sandbox import openapi, persistence, protobuf, tables, tls
+from sandbox import auth, cluster_objects, openapi, persistence, protobuf, tables, tls
 from sandbox.api import Api, ApiError, dumps, not_found
 from sandbox.controllers import Controllers
 from sandbox.resources import BY_PATH, Resource, group_versions, resources_in
@@ -74,7 +74,7 @@ def _status_ok(resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
 def _discovery_resources(group: str, version: str) -> dict[str, Any]:
     out = []
     for r in resources_in(group, version):
-        verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        verbs = list(r.verbs)
         entry: dict[str, Any] = {
             "name": r.plural,
             "singularName": r.singular,
@@ -332,6 +332,17 @@ class Handler(BaseHTTPRequestHandler):
         self, method: str, resource: Resource, namespace: str, name: str, sub: str
     ) -> None:
         api = self.server.sandbox.api
+        if resource.verbs == ("create",):  # access reviews: computed, never stored
+            if method != "POST" or name:
+                raise ApiError(
+                    405,
+                    "MethodNotAllowed",
+                    "the server does not allow this method on the requested resource",
+                )
+            body = self._parsed_body()
+            return self._send(
+                201, auth.review(self.server.sandbox, resource, namespace, body, self.headers)
+            )
         if resource.plural == "namespaces" and sub == "finalize":
             sub = ""
         if sub == "log" and method == "GET":
@@ -749,6 +760,9 @@ class Sandbox:
         self.state_dir = Path(state_dir) if state_dir else None
         self.verbose = verbose
         self.api = Api()
+        self.controllers = Controllers(self.api, ready_delay=ready_delay, registry=registry)
+        context, self.ca_pem = tls.server_context(self.state_dir)
+        cluster_objects.install(self.api, self.controllers, self.ca_pem, VERSION["gitVersion"])
         self.saver: persistence.Saver | None = None
         if self.state_dir is not None:
             token = token or persistence.token(self.state_dir)
@@ -756,8 +770,6 @@ class Sandbox:
                 self.api.reserve_cluster_ips()
             self.saver = persistence.Saver(self.api.store, self.state_dir)
         self.token = token or secrets.token_urlsafe(24)
-        self.controllers = Controllers(self.api, ready_delay=ready_delay, registry=registry)
-        context, self.ca_pem = tls.server_context(self.state_dir)
         self.httpd = self._listen(host, port, context)
         self.host, self.port = self.httpd.server_address[:2]
         if self.state_dir is not None:

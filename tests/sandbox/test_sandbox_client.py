@@ -85,7 +85,7 @@ def test_typed_create_get_list_with_selectors_and_pages(
     assert [
         c.metadata.name
         for c in core.list_namespaced_config_map(namespace, label_selector="parity!=even").items
-    ] == ["cm1", "cm3"]
+    ] == ["cm1", "cm3", "kube-root-ca.crt"]  # every namespace has the root CA ConfigMap
     named = core.list_config_map_for_all_namespaces(
         field_selector=f"metadata.name=cm2,metadata.namespace={namespace}"
     )
@@ -97,10 +97,10 @@ def test_typed_create_get_list_with_selectors_and_pages(
             namespace, limit=2, _continue=page.metadata._continue
         )
         names += [c.metadata.name for c in page.items]
-    assert names == [f"cm{i}" for i in range(5)]
+    assert names == [f"cm{i}" for i in range(5)] + ["kube-root-ca.crt"]
     core.delete_collection_namespaced_config_map(namespace, label_selector="parity=odd")
     left = core.list_namespaced_config_map(namespace).items
-    assert [c.metadata.name for c in left] == ["cm0", "cm2", "cm4"]
+    assert [c.metadata.name for c in left] == ["cm0", "cm2", "cm4", "kube-root-ca.crt"]
 
 
 def test_update_conflicts_on_stale_resource_version(core: client.CoreV1Api, namespace: str) -> None:
