@@ -7,6 +7,7 @@ namespace deletion lives here; ``server.py`` only translates HTTP.
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime
 import ipaddress
@@ -203,6 +204,12 @@ def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
                 port.setdefault("targetPort", port.get("port"))
     elif plural == "secrets":
         obj.setdefault("type", "Opaque")
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict) and string_data:  # merged into data, as on decoding
+            data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            obj["data"] = data
     elif plural == "namespaces":
         obj.setdefault("spec", {"finalizers": ["kubernetes"]})
 
