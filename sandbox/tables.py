@@ -424,9 +424,14 @@ def _service_row(o: Obj) -> Row:
 def _ingress_row(o: Obj) -> Row:
     spec = _spec(o)
     rules = spec.get("rules") or []
-    hosts = [r["host"] for r in rules if r.get("host")][:3]
+    hosts: list[str] = []
+    more = False
+    for rule in rules:  # formatHosts: the first three hosts, "+ N more..." counts rules
+        more = more or len(hosts) == 3
+        if not more and rule.get("host"):
+            hosts.append(rule["host"])
     hosts_text = ",".join(hosts) or "*"
-    if len(rules) > 3 and hosts:
+    if more and hosts:
         hosts_text = f"{hosts_text} + {len(rules) - 3} more..."
     return [
         _meta(o).get("name", ""),
