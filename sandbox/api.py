@@ -7,6 +7,7 @@ namespace deletion lives here; ``server.py`` only translates HTTP.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import datetime
@@ -114,6 +115,28 @@ def _pod_spec_defaults(spec: dict[str, Any]) -> None:
                 port.setdefault("protocol", "TCP")
 
 
+def _job_selector(obj: dict[str, Any], spec: dict[str, Any], template: dict[str, Any]) -> None:
+    """What the Job strategy adds unless ``manualSelector``: pods labelled with the job's uid
+    and name, selected by uid. The Job itself gets its template's labels if it has none."""
+    meta = obj.setdefault("metadata", {})
+    template_meta = template.setdefault("metadata", {})
+    if template_meta.get("labels") and not meta.get("labels"):
+        meta["labels"] = dict(template_meta["labels"])
+    uid = meta.get("uid")
+    if not uid or spec.get("manualSelector"):
+        return
+    labels = template_meta.setdefault("labels", {})
+    for key in ("batch.kubernetes.io/job-name", "job-name"):
+        labels.setdefault(key, meta.get("name", ""))
+    for key in ("batch.kubernetes.io/controller-uid", "controller-uid"):
+        labels.setdefault(key, uid)
+    selector = spec.get("selector") or {}
+    spec["selector"] = selector
+    selector.setdefault("matchLabels", {}).setdefault("batch.kubernetes.io/controller-uid", uid)
+    if not meta.get("labels"):  # defaulting runs again when the stored object is read back
+        meta["labels"] = dict(labels)
+
+
 def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
     """The defaults real API servers fill in, so diffs and rollouts look familiar."""
     spec = obj.get("spec")
@@ -158,13 +181,22 @@ def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
             spec.setdefault("revisionHistoryLimit", 10)
         _template_defaults(spec.setdefault("template", {}))
     elif plural == "jobs" and spec is not None:
-        spec.setdefault("backoffLimit", 6)
-        spec.setdefault("completions", 1)
+        if spec.get("completions") is None and spec.get("parallelism") is None:
+            spec["completions"] = 1
         spec.setdefault("parallelism", 1)
+        per_index = spec.get("backoffLimitPerIndex") is not None
+        spec.setdefault("backoffLimit", 2147483647 if per_index else 6)
         spec.setdefault("completionMode", "NonIndexed")
+        spec.setdefault("suspend", False)
+        spec.setdefault(
+            "podReplacementPolicy",
+            "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed",
+        )
         template = spec.setdefault("template", {})
+        restart_policy = (template.get("spec") or {}).get("restartPolicy")
         _template_defaults(template)
-        template["spec"]["restartPolicy"] = template["spec"].get("restartPolicy", "Never")
+        template["spec"]["restartPolicy"] = restart_policy or "Never"
+        _job_selector(obj, spec, template)
     elif plural == "cronjobs" and spec is not None:
         spec.setdefault("concurrencyPolicy", "Allow")
         spec.setdefault("suspend", False)
@@ -200,6 +232,12 @@ def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
         obj.setdefault("volumeBindingMode", "Immediate")
     elif plural == "secrets":
         obj.setdefault("type", "Opaque")
+        string_data = obj.pop("stringData", None)
+        if isinstance(string_data, dict) and string_data:  # merged into data, as on decoding
+            data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            obj["data"] = data
     elif plural == "namespaces":
         obj.setdefault("spec", {"finalizers": ["kubernetes"]})
 
@@ -364,13 +402,13 @@ class Api:
             ):
                 meta.pop(field, None)
             self._initial_status(resource, obj)
+            meta["uid"] = str(uuid.uuid4())  # before defaulting: a Job's selector uses it
             apply_defaults(resource, obj)
             if resource.plural == "persistentvolumeclaims":
                 self._default_storage_class(obj)
             for hook in self.admission:
                 hook(resource, obj, None)
             self._validate(resource, obj, strict)
-            meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now()
             if resource.has_generation:
                 meta["generation"] = 1

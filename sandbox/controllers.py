@@ -828,35 +828,54 @@ class Controllers:
         active = [p for p in pods if not _finished(p)]
         completions = spec.get("completions", 1)
         stamp = now()
-        status: dict[str, Any] = {
-            "startTime": old.get("startTime", stamp),
-            "uncountedTerminatedPods": {},
-        }
-        conditions: list[dict[str, Any]] = []
-        if succeeded >= completions:
+        suspended = bool(spec.get("suspend"))
+        status: dict[str, Any] = {"uncountedTerminatedPods": {}}
+        if not suspended:
+            status["startTime"] = old.get("startTime", stamp)
+        # Suspended is kept across syncs (False once resumed); the final pair replaces nothing.
+        conditions = [c for c in old.get("conditions") or [] if c.get("type") == "Suspended"]
+
+        def add(type_: str, reason: str, message: str, value: str = "True") -> None:
+            for cond in conditions:
+                if cond["type"] == type_:
+                    if cond["status"] != value:
+                        cond.update(
+                            status=value,
+                            reason=reason,
+                            message=message,
+                            lastProbeTime=stamp,
+                            lastTransitionTime=stamp,
+                        )
+                    return
+            conditions.append(
+                {
+                    "type": type_,
+                    "status": value,
+                    "lastProbeTime": stamp,
+                    "lastTransitionTime": stamp,
+                    "reason": reason,
+                    "message": message,
+                }
+            )
+
+        if conditions and not suspended:
+            add("Suspended", "JobResumed", "Job resumed", "False")
+        if suspended:
+            add("Suspended", "JobSuspended", "Job suspended")
+            for pod in active:
+                self._delete(PODS, pod)
+            if active:
+                self.event(job, "Suspended", "Job suspended", component="job-controller")
+            active = []
+        elif succeeded >= completions:
+            # 1.31+ servers add SuccessCriteriaMet first, then Complete.
             for type_ in ("SuccessCriteriaMet", "Complete"):
-                conditions.append(
-                    {
-                        "type": type_,
-                        "status": "True",
-                        "lastProbeTime": stamp,
-                        "lastTransitionTime": stamp,
-                    }
-                )
+                add(type_, "CompletionsReached", "Reached expected number of succeeded pods")
             status["completionTime"] = stamp
             self.event(job, "Completed", "Job completed", component="job-controller")
         elif failed > spec.get("backoffLimit", 6):
             for type_ in ("FailureTarget", "Failed"):
-                conditions.append(
-                    {
-                        "type": type_,
-                        "status": "True",
-                        "lastProbeTime": stamp,
-                        "lastTransitionTime": stamp,
-                        "reason": "BackoffLimitExceeded",
-                        "message": "Job has reached the specified backoff limit",
-                    }
-                )
+                add(type_, "BackoffLimitExceeded", "Job has reached the specified backoff limit")
             for pod in active:
                 self._delete(PODS, pod)
             active = []
@@ -892,9 +911,11 @@ class Controllers:
                 "succeeded": succeeded,
                 "failed": failed,
                 "ready": sum(1 for p in active if pod_ready(p)),
+                "terminating": 0,
             }
         )
-        status = {k: v for k, v in status.items() if v or k in ("uncountedTerminatedPods", "ready")}
+        kept = ("uncountedTerminatedPods", "ready", "terminating")
+        status = {k: v for k, v in status.items() if v or k in kept}
         if conditions:
             status["conditions"] = conditions
         self._save_status(JOBS, job, status)

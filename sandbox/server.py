@@ -358,7 +358,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self._watch(resource, namespace)
             return self._list(resource, namespace)
         if method == "GET":
-            return self._send(200, api.get(resource, namespace, name))
+            obj = api.get(resource, namespace, name)
+            if "as=Table" in (self.headers.get("Accept") or ""):  # a one-row Table, as for lists
+                meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+                obj = tables.table(resource, [obj], meta, self.query.get("includeObject"))
+            return self._send(200, obj)
         if method == "POST" and not name:
             obj = api.create(
                 resource, namespace, self._parsed_body(), manager=self._manager(), **self._flags()
@@ -588,7 +592,8 @@ class Handler(BaseHTTPRequestHandler):
             meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
         if "as=Table" in (self.headers.get("Accept") or ""):
-            return self._send(200, tables.table(resource, items, meta))
+            include = self.query.get("includeObject")
+            return self._send(200, tables.table(resource, items, meta, include))
         self._send(
             200,
             {
@@ -655,7 +660,8 @@ class Handler(BaseHTTPRequestHandler):
                 # first event carries the column definitions.
                 obj = event["object"]
                 meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
-                event = {**event, "object": tables.table(resource, [obj], meta)}
+                include = self.query.get("includeObject")
+                event = {**event, "object": tables.table(resource, [obj], meta, include)}
                 if sent_columns:
                     event["object"]["columnDefinitions"] = []
                 sent_columns = True
