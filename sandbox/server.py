@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import json
 import secrets
 import socket
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from sandbox.api import Api, ApiError, dumps, not_found
 from sandbox.controllers import Controllers
 from sandbox.resources import BY_PATH, Resource, group_versions, resources_in
 from sandbox.selectors import SelectorError, field_matcher, label_matcher
-from sandbox.store import Gone
+from sandbox.store import Gone, WatchEvent
 
 VERSION = {
     "major": "1",
@@ -679,8 +681,9 @@ class Handler(BaseHTTPRequestHandler):
                     continue
                 if namespace and ev.obj["metadata"].get("namespace") != namespace:
                     continue
-                if labels(ev.obj) and fields(ev.obj):
-                    chunk({"type": ev.type, "object": ev.obj})
+                event = _filtered(ev, lambda o: labels(o) and fields(o))
+                if event is not None:
+                    chunk(event)
         except Gone:
             chunk(
                 {
@@ -695,6 +698,25 @@ class Handler(BaseHTTPRequestHandler):
             )
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+
+def _filtered(ev: WatchEvent, matches: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+    """The event a watch with selectors sends for a change, as kube-apiserver's watch cache does.
+
+    An object that starts matching is ADDED, one that stops matching is DELETED (its previous
+    content with the new resourceVersion), so a client's cache never keeps an object that left.
+    """
+    if ev.type == "DELETED":
+        return {"type": "DELETED", "object": ev.obj} if matches(ev.obj) else None
+    now = matches(ev.obj)
+    before = ev.prev is not None and matches(ev.prev)
+    if now:
+        return {"type": "MODIFIED" if before else "ADDED", "object": ev.obj}
+    if before:
+        old = copy.deepcopy(ev.prev)
+        old["metadata"]["resourceVersion"] = ev.obj["metadata"]["resourceVersion"]
+        return {"type": "DELETED", "object": old}
+    return None
 
 
 def _bookmark(resource: Resource, rv: int, initial_end: bool = False) -> dict[str, Any]:

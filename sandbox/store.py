@@ -23,6 +23,9 @@ class WatchEvent:
     type: str  # ADDED, MODIFIED, DELETED
     resource: Resource
     obj: dict[str, Any]
+    # The object before this change (None for ADDED): a watch with a selector needs it to turn
+    # an object that stops matching into DELETED, and one that starts matching into ADDED.
+    prev: dict[str, Any] | None = None
 
 
 class Gone(Exception):
@@ -39,6 +42,7 @@ class Store:
         self.log: list[WatchEvent] = []
         self.listeners: list[Callable[[WatchEvent], None]] = []
         self.closed = False
+        self.log_size = EVENT_LOG_SIZE  # how many events a watch can resume from
 
     # Writers pass an object whose metadata is complete except resourceVersion.
     def put(self, resource: Resource, obj: dict[str, Any], event: str) -> dict[str, Any]:
@@ -48,17 +52,18 @@ class Store:
             meta = obj["metadata"]
             key = (meta.get("namespace", ""), meta["name"])
             objects = self.objects.setdefault(resource.plural, {})
+            prev = objects.get(key)
             if event == "DELETED":
                 objects.pop(key, None)
             else:
                 objects[key] = obj
-            self._emit(WatchEvent(self.rv, event, resource, obj))
+            self._emit(WatchEvent(self.rv, event, resource, obj, prev))
             return copy.deepcopy(obj)
 
     def _emit(self, ev: WatchEvent) -> None:
         self.log.append(ev)
-        if len(self.log) > EVENT_LOG_SIZE:
-            del self.log[: len(self.log) - EVENT_LOG_SIZE]
+        if len(self.log) > self.log_size:
+            del self.log[: len(self.log) - self.log_size]
         for listener in self.listeners:
             listener(ev)
         self.changed.notify_all()
