@@ -17,6 +17,7 @@ into their own exceptions. How each one watches:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -96,6 +97,12 @@ def expire(sb: RunningSandbox, namespace: str) -> str:
     for i in range(8):
         core.create_namespaced_config_map(namespace, configmap(f"later{i}"))
     return old
+
+
+def run_in_own_loop(coroutine):  # type: ignore[no-untyped-def]
+    """asyncio.run in a thread of its own: the browser tests' Playwright may run a loop here."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=60)
 
 
 # --- the official client: watch.Watch and the dynamic client --------------------------------
@@ -372,7 +379,7 @@ def test_lightkube_async_client(sandbox: RunningSandbox, namespace: str) -> None
         finally:
             await kube.close()
 
-    assert asyncio.run(run()) == [
+    assert run_in_own_loop(run()) == [
         ("LIST", "async"), ("LIST", "kube-root-ca.crt"), ("ADDED", "async"), ("ERROR", "404")
     ]  # fmt: skip
 
@@ -460,7 +467,7 @@ def test_kr8s_asyncio(sandbox: RunningSandbox, namespace: str) -> None:
             found.append(f"{resp.status_code} {applied['metadata']['managedFields'][0]['manager']}")
         return found + [str(await cm.exists())]
 
-    assert asyncio.run(run()) == ["ak", "201 kr8s-test", "False"]
+    assert run_in_own_loop(run()) == ["ak", "201 kr8s-test", "False"]
 
 
 # --- @kubernetes/client-node --------------------------------------------------------------

@@ -513,7 +513,7 @@ def test_pod_status_cells_cover_init_terminating_and_exit_codes() -> None:
 def test_table_api_definitions_include_object_and_single_get(
     sandbox: RunningSandbox, namespace: str
 ) -> None:
-    ok(sandbox.kubectl("create", "-n", namespace, "configmap", "one", "--from-literal=a=b"))
+    ok(sandbox.kubectl("create", "-n", namespace, "configmap", "cfg", "--from-literal=a=b"))
     base = f"/api/v1/namespaces/{namespace}"
     table = raw_get(sandbox, f"{base}/configmaps")
     assert table["kind"] == "Table" and table["apiVersion"] == "meta.k8s.io/v1"
@@ -529,18 +529,18 @@ def test_table_api_definitions_include_object_and_single_get(
     assert described["Name"].startswith("Name must be unique within a namespace.")
     assert described["Age"].startswith("CreationTimestamp is a timestamp")
     assert described["Data"].startswith("Data contains the configuration data.")
-    row = table["rows"][0]
-    assert row["cells"][:2] == ["one", 1]
+    row = table["rows"][0]  # "cfg" sorts before the namespace's kube-root-ca.crt
+    assert row["cells"][:2] == ["cfg", 1]
     assert row["object"]["kind"] == "PartialObjectMetadata"
-    assert row["object"]["metadata"]["name"] == "one" and "data" not in row["object"]
+    assert row["object"]["metadata"]["name"] == "cfg" and "data" not in row["object"]
 
     full = raw_get(sandbox, f"{base}/configmaps?includeObject=Object")["rows"][0]["object"]
     assert (full["kind"], full["data"]) == ("ConfigMap", {"a": "b"})
     assert raw_get(sandbox, f"{base}/configmaps?includeObject=None")["rows"][0]["object"] is None
 
-    single = raw_get(sandbox, f"{base}/configmaps/one")
-    assert single["kind"] == "Table" and [r["cells"][0] for r in single["rows"]] == ["one"]
-    plain = raw_get(sandbox, f"{base}/configmaps/one", "application/json")
+    single = raw_get(sandbox, f"{base}/configmaps/cfg")
+    assert single["kind"] == "Table" and [r["cells"][0] for r in single["rows"]] == ["cfg"]
+    plain = raw_get(sandbox, f"{base}/configmaps/cfg", "application/json")
     assert plain["kind"] == "ConfigMap"
 
     pods = raw_get(sandbox, f"{base}/pods")["columnDefinitions"]
