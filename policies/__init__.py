@@ -14,13 +14,12 @@ from policies.types import (
     PRIVILEGED,
     RESTRICTED,
     Policy,
-    PolicyRefused,
     Violation,
     refusal_sentence,
 )
 
 __all__ = [
     "BASELINE", "KIND_PATTERN", "KIND_PATTERN_HELP", "LEVELS", "PRIVILEGED", "REGISTRY_PATTERN",
-    "REGISTRY_PATTERN_HELP", "RESTRICTED", "Policy", "PolicyRefused", "Violation", "check",
+    "REGISTRY_PATTERN_HELP", "RESTRICTED", "Policy", "Violation", "check",
     "refusal_sentence",
 ]  # fmt: skip

@@ -117,8 +117,9 @@ def check_kinds(obj: dict, policy: Policy, scope_of: ScopeOf | None = None) -> l
                 object=name,
                 field="kind",
                 rule="cluster-scoped",
-                message=f"{name}: a {kind} is cluster-scoped, and this namespace does not allow "
-                "cluster-scoped objects (they change the whole cluster, not just the namespace).",
+                message=f"{name}: kind {group_kind} is cluster-scoped, and this namespace does not "
+                "allow cluster-scoped objects (they change the whole cluster, not just the "
+                "namespace).",
             )
         )
     if policy.allowed_kinds and not any(matches(p, obj) for p in policy.allowed_kinds):

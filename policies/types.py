@@ -40,15 +40,8 @@ class Violation:
         }
 
 
-class PolicyRefused(Exception):  # noqa: N818 (it reads as what happened, like Http404)
-    """The manifest breaks the namespace's policy; `violations` says where and how."""
-
-    def __init__(self, violations: list[Violation]):
-        self.violations = violations
-        super().__init__(refusal_sentence(violations))
-
-
 def refusal_sentence(violations: list[Violation], limit: int = 5) -> str:
+    """One paragraph for a person: the first violations' sentences and what to do."""
     shown = " ".join(v.message for v in violations[:limit])
     more = len(violations) - limit
     tail = f" (and {more} more)" if more > 0 else ""
