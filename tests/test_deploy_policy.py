@@ -330,3 +330,53 @@ def test_the_cluster_says_whether_a_custom_resource_is_cluster_scoped(place):
     assert (violation.object, violation.rule) == (
         "clusterissuer.cert-manager.io/letsencrypt", "cluster-scoped",
     )  # fmt: skip
+
+
+# The admin
+
+
+def namespace_form(place, **fields) -> dict:
+    data = {"cluster": place.cluster.pk, "name": place.name, "attributes": "{}",
+            "pod_security": "baseline", "allowed_kinds": "", "denied_kinds": "",
+            "allowed_registries": ""}  # fmt: skip
+    return {**data, **fields}
+
+
+def test_admin_edits_the_policy_one_entry_per_line(client, admin_user, place):
+    client.force_login(admin_user)
+    page = client.get(f"/admin/deployments/namespace/{place.pk}/change/").content.decode()
+    assert "Deploy policy" in page and "Pod Security Standards level" in page
+
+    response = client.post(
+        f"/admin/deployments/namespace/{place.pk}/change/",
+        namespace_form(place, pod_security="restricted", allow_cluster_scoped="on",
+                       allowed_kinds="Deployment.apps\nService\n*.cert-manager.io",
+                       allowed_registries="registry.example.com\nghcr.io/acme"),
+    )  # fmt: skip
+
+    assert response.status_code == 302
+    place.refresh_from_db()
+    assert (place.pod_security, place.allow_cluster_scoped) == ("restricted", True)
+    assert place.allowed_kinds == ["Deployment.apps", "Service", "*.cert-manager.io"]
+    assert place.allowed_registries == ["registry.example.com", "ghcr.io/acme"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("allowed_registries", "https://registry.example.com", "no https://"),
+        ("allowed_kinds", "apps/Deployment", "Kind or Kind.group"),
+        ("pod_security", "lenient", "Select a valid choice"),
+    ],
+)
+def test_admin_refuses_malformed_entries_saying_how_to_write_them(
+    client, admin_user, place, field, value, expected
+):
+    client.force_login(admin_user)
+    response = client.post(
+        f"/admin/deployments/namespace/{place.pk}/change/", namespace_form(place, **{field: value})
+    )
+    assert response.status_code == 200
+    assert expected in response.content.decode()
+    place.refresh_from_db()
+    assert place.pod_security == "baseline" and place.allowed_registries == []
