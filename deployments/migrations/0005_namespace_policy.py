@@ -14,7 +14,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deployments', '0003_registry_url_allows_single_label_hosts'),
+        ('deployments', '0004_refuse_delete'),
     ]
 
     operations = [
