@@ -97,7 +97,11 @@ class Cluster(SoftDeleteModel):
 
 class Namespace(SoftDeleteModel):
     """A namespace of a cluster that releases are deployed to, with attributes for its templates
-    and the deploy policy every manifest sent to it must meet (policies/, docs/policies.md)."""
+    and the deploy policy every manifest sent to it must meet (policies/, docs/policies.md).
+
+    The policy's defaults are the database's too, so rows inserted without the ORM (bulk seeding,
+    other tools) get the safe default rather than an error.
+    """
 
     class PodSecurity(models.TextChoices):
         PRIVILEGED = policies.PRIVILEGED, "privileged (no restrictions)"
@@ -111,17 +115,20 @@ class Namespace(SoftDeleteModel):
         max_length=16,
         choices=PodSecurity.choices,
         default=PodSecurity.BASELINE,
+        db_default=PodSecurity.BASELINE,
         help_text="The Pod Security Standards level pods must meet, as Kubernetes' "
         "pod-security.kubernetes.io/enforce label would enforce it",
     )
     allow_cluster_scoped = models.BooleanField(
         default=False,
+        db_default=False,
         help_text="Let deployments here create cluster-scoped objects (Namespaces, ClusterRoles, "
         "CRDs, webhooks ...), which change the whole cluster",
     )
     allowed_kinds = ArrayField(
         models.CharField(max_length=253, validators=[kind_pattern_validator]),
         default=list,
+        db_default=[],
         blank=True,
         help_text="Only these kinds may be deployed here, one per line: Kind or Kind.group, * "
         "for any part (Deployment.apps, Service, *.cert-manager.io). Empty: any kind",
@@ -129,6 +136,7 @@ class Namespace(SoftDeleteModel):
     denied_kinds = ArrayField(
         models.CharField(max_length=253, validators=[kind_pattern_validator]),
         default=list,
+        db_default=[],
         blank=True,
         help_text="These kinds may not be deployed here, one per line, named as above; they "
         "win over the allowed kinds",
@@ -136,6 +144,7 @@ class Namespace(SoftDeleteModel):
     allowed_registries = ArrayField(
         models.CharField(max_length=253, validators=[registry_pattern_validator]),
         default=list,
+        db_default=[],
         blank=True,
         help_text="Images must come from these registries, one per line: host[:port][/path] "
         "(registry.example.com, ghcr.io/acme; docker.io for Docker Hub). Empty: any registry",
