@@ -1,6 +1,7 @@
 import yaml
 from django import forms
 from django.contrib import admin
+from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import ValidationError
 
 from deployments.models import Cluster, Deployment, LogEntry, Namespace
@@ -111,10 +112,29 @@ class ClusterAdmin(SoftDeleteAdmin):
     search_fields = ["name"]
 
 
+def one_per_line(field_name: str) -> SimpleArrayField:
+    """An ArrayField edited as one entry per line, with the model field's validators and help."""
+    model_field = Namespace._meta.get_field(field_name)
+    return SimpleArrayField(
+        forms.CharField(max_length=253, validators=model_field.base_field.validators),
+        delimiter="\n",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text=model_field.help_text,
+    )
+
+
 class NamespaceForm(forms.ModelForm):
+    allowed_kinds = one_per_line("allowed_kinds")
+    denied_kinds = one_per_line("denied_kinds")
+    allowed_registries = one_per_line("allowed_registries")
+
     class Meta:
         model = Namespace
-        fields = ["cluster", "name", "attributes"]
+        fields = [
+            "cluster", "name", "attributes", "pod_security", "allow_cluster_scoped",
+            "allowed_kinds", "denied_kinds", "allowed_registries",
+        ]  # fmt: skip
 
     def clean_attributes(self):
         attributes = self.cleaned_data["attributes"]
@@ -131,8 +151,21 @@ class NamespaceForm(forms.ModelForm):
 @admin.register(Namespace)
 class NamespaceAdmin(SoftDeleteAdmin):
     form = NamespaceForm
-    list_display = ["name", "cluster", "created_at", "deleted_at"]
-    list_filter = [DeletedFilter, "cluster"]
+    list_display = ["name", "cluster", "pod_security", "allow_cluster_scoped", "created_at",
+                    "deleted_at"]  # fmt: skip
+    list_filter = [DeletedFilter, "cluster", "pod_security"]
+    fieldsets = [
+        (None, {"fields": ["cluster", "name", "attributes"]}),
+        (
+            "Deploy policy",
+            {
+                "description": "Checked on every rendered manifest before it is queued, in the "
+                "preview and again by the worker before anything is applied.",
+                "fields": ["pod_security", "allow_cluster_scoped", "allowed_kinds",
+                           "denied_kinds", "allowed_registries"],
+            },
+        ),
+    ]  # fmt: skip
     list_select_related = ["cluster"]
     search_fields = ["name", "cluster__name"]
 

@@ -2,7 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,13 +18,24 @@ from deployments.serializers import (
     DeploymentSerializer,
     LogEntrySerializer,
     LogFilterSerializer,
+    ManifestErrorSerializer,
     RedeployInputSerializer,
     deployment_rows,
 )
-from kubernaut.api import PAGE_PARAMETERS, page_of_rows
+from kubernaut.api import PAGE_PARAMETERS, PolicyViolation, page_of_rows
 from releases.templating import TemplateProblem
 
 RELATED = ("release", "service", "namespace__cluster", "created_by")
+MANIFEST_REFUSED = OpenApiResponse(
+    ManifestErrorSerializer,
+    description="The request is invalid, the manifest cannot be rendered or fails the "
+    "Kubernetes schema, or the namespace's deploy policy refuses it (then `violations` lists "
+    "each object, field and rule). Nothing is queued.",
+)
+
+
+def refused(error: services.PolicyViolated) -> PolicyViolation:
+    return PolicyViolation(str(error), [violation.as_dict() for violation in error.violations])
 
 
 def accepted(request, deployment: Deployment) -> Response:
@@ -54,11 +65,12 @@ class DeploymentListApi(APIView):
         summary="Deploy a release to a namespace of a cluster",
         description=(
             "Name the release by `release` (its id) or by `service` and `version`. The manifest "
-            "is rendered and every object checked against the Kubernetes schema before anything "
-            "is queued; a worker then applies it and follows the rollout."
+            "is rendered and every object checked against the Kubernetes schema and the "
+            "namespace's deploy policy (docs/policies.md) before anything is queued; a worker "
+            "then checks the policy again, applies it and follows the rollout."
         ),
         request=DeploymentInputSerializer,
-        responses={202: DeploymentDetailSerializer},
+        responses={202: DeploymentDetailSerializer, 400: MANIFEST_REFUSED},
     )
     def post(self, request):
         if not isinstance(request.data, dict):
@@ -82,6 +94,8 @@ class DeploymentListApi(APIView):
             )
         except services.NotFound as error:
             raise exceptions.NotFound(str(error)) from None
+        except services.PolicyViolated as error:
+            raise refused(error) from None
         except TemplateProblem as problem:
             raise exceptions.ValidationError({"manifest": [str(problem)]}) from None
         return accepted(request, deployment)
@@ -131,7 +145,7 @@ class RedeployApi(APIView):
         summary="Deploy the same release to the same place again",
         description="The way to roll back is to redeploy an earlier deployment.",
         request=RedeployInputSerializer,
-        responses={202: DeploymentDetailSerializer},
+        responses={202: DeploymentDetailSerializer, 400: MANIFEST_REFUSED},
     )
     def post(self, request, pk: int):
         original = get_object_or_404(Deployment.objects.select_related(*RELATED), pk=pk)
@@ -145,6 +159,8 @@ class RedeployApi(APIView):
                 user=request.user,
                 timeout_seconds=given.validated_data.get("timeout_seconds"),
             )
+        except services.PolicyViolated as error:
+            raise refused(error) from None
         except TemplateProblem as problem:
             raise exceptions.ValidationError({"manifest": [str(problem)]}) from None
         return accepted(request, deployment)

@@ -1,11 +1,13 @@
 """Clusters, their namespaces, and deployments of releases to them, with their logs."""
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+import policies
 from kubernaut import crypto
 from kubernaut.softdelete import SoftDeleteModel
 from releases.models import Release, Service, service_name_validator
@@ -19,6 +21,12 @@ MAX_TIMEOUT_SECONDS = 1800  # below the task timeout (KUBERNAUT_TASK_TIMEOUT)
 registry_url_validator = RegexValidator(
     r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
     "Give the registry's address as http://host[:port] or https://host[:port].",
+)
+
+
+kind_pattern_validator = RegexValidator(policies.KIND_PATTERN, policies.KIND_PATTERN_HELP)
+registry_pattern_validator = RegexValidator(
+    policies.REGISTRY_PATTERN, policies.REGISTRY_PATTERN_HELP
 )
 
 
@@ -88,11 +96,59 @@ class Cluster(SoftDeleteModel):
 
 
 class Namespace(SoftDeleteModel):
-    """A namespace of a cluster that releases are deployed to, with attributes for its templates."""
+    """A namespace of a cluster that releases are deployed to, with attributes for its templates
+    and the deploy policy every manifest sent to it must meet (policies/, docs/policies.md).
+
+    The policy's defaults are the database's too, so rows inserted without the ORM (bulk seeding,
+    other tools) get the safe default rather than an error.
+    """
+
+    class PodSecurity(models.TextChoices):
+        PRIVILEGED = policies.PRIVILEGED, "privileged (no restrictions)"
+        BASELINE = policies.BASELINE, "baseline (no known privilege escalations)"
+        RESTRICTED = policies.RESTRICTED, "restricted (hardened)"
 
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="namespaces")
     name = models.CharField(max_length=63, validators=[service_name_validator])
     attributes = models.JSONField(default=dict, blank=True)
+    pod_security = models.CharField(
+        max_length=16,
+        choices=PodSecurity.choices,
+        default=PodSecurity.BASELINE,
+        db_default=PodSecurity.BASELINE,
+        help_text="The Pod Security Standards level pods must meet, as Kubernetes' "
+        "pod-security.kubernetes.io/enforce label would enforce it",
+    )
+    allow_cluster_scoped = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Let deployments here create cluster-scoped objects (Namespaces, ClusterRoles, "
+        "CRDs, webhooks ...), which change the whole cluster",
+    )
+    allowed_kinds = ArrayField(
+        models.CharField(max_length=253, validators=[kind_pattern_validator]),
+        default=list,
+        db_default=[],
+        blank=True,
+        help_text="Only these kinds may be deployed here, one per line: Kind or Kind.group, * "
+        "for any part (Deployment.apps, Service, *.cert-manager.io). Empty: any kind",
+    )
+    denied_kinds = ArrayField(
+        models.CharField(max_length=253, validators=[kind_pattern_validator]),
+        default=list,
+        db_default=[],
+        blank=True,
+        help_text="These kinds may not be deployed here, one per line, named as above; they "
+        "win over the allowed kinds",
+    )
+    allowed_registries = ArrayField(
+        models.CharField(max_length=253, validators=[registry_pattern_validator]),
+        default=list,
+        db_default=[],
+        blank=True,
+        help_text="Images must come from these registries, one per line: host[:port][/path] "
+        "(registry.example.com, ghcr.io/acme; docker.io for Docker Hub). Empty: any registry",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta(SoftDeleteModel.Meta):
@@ -108,6 +164,16 @@ class Namespace(SoftDeleteModel):
 
     def __str__(self) -> str:
         return f"{self.cluster.name}/{self.name}"
+
+    @property
+    def policy(self) -> policies.Policy:
+        return policies.Policy(
+            pod_security=self.pod_security,
+            allow_cluster_scoped=self.allow_cluster_scoped,
+            allowed_kinds=tuple(self.allowed_kinds),
+            denied_kinds=tuple(self.denied_kinds),
+            allowed_registries=tuple(self.allowed_registries),
+        )
 
 
 class Deployment(SoftDeleteModel):

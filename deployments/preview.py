@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from deployments import manifests
+import policies
+from deployments import manifests, services
 from deployments.kube import ClusterClient, ClusterError
 from deployments.models import Namespace
 from releases.models import Release
@@ -43,11 +44,18 @@ class ObjectChange:
 
 @dataclass
 class Preview:
-    """The outcome of a preview; `problem` is a sentence when it could not be made."""
+    """The outcome of a preview; `problem` is a sentence when it could not be made, and
+    `violations` list how the manifest breaks the namespace's deploy policy."""
 
     manifest: str = ""
     changes: list[ObjectChange] = field(default_factory=list)
     problem: str = ""
+    violations: list[policies.Violation] = field(default_factory=list)
+
+    def refuse(self, violations: list[policies.Violation]) -> "Preview":
+        self.violations = violations
+        self.problem = policies.refusal_sentence(violations)
+        return self
 
     @property
     def ok(self) -> bool:
@@ -91,20 +99,28 @@ def diff_objects(name: str, live: dict | None, planned: dict) -> ObjectChange:
 def preview(*, release: Release, namespace: Namespace, extra: dict[str, str]) -> Preview:
     """Render the release for the namespace and dry-run every object against its cluster.
 
-    Never raises for the expected problems (a template that fails, an invalid object, a cluster
-    that cannot be reached or refuses an object): they come back as `problem`.
+    Never raises for the expected problems (a template that fails, an invalid object, a policy
+    violation, a cluster that cannot be reached or refuses an object): they come back as
+    `problem`. Nothing is sent to the cluster for a manifest the policy refuses.
     """
     try:
         rendered = manifests.render_for(release=release, namespace=namespace, extra=extra)
     except TemplateProblem as problem:
         return Preview(problem=str(problem))
     result = Preview(manifest=rendered.text)
+    violations = services.policy_violations(namespace, rendered.objects)
+    if violations:
+        return result.refuse(violations)
     try:
         client = ClusterClient.for_cluster(namespace.cluster)
     except ClusterError as error:
         result.problem = str(error)
         return result
     try:
+        # The cluster knows whether its custom resources are cluster-scoped.
+        violations = services.policy_violations(namespace, rendered.objects, client)
+        if violations:
+            return result.refuse(violations)
         for obj in rendered.objects:
             name = manifests.describe(obj)
             metadata = obj["metadata"]

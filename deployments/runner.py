@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
-from deployments import registry, rollout
+import policies
+from deployments import registry, rollout, services
 from deployments.kube import ClusterClient, ClusterError
 from deployments.manifests import describe, objects_to_apply
 from deployments.models import Deployment
@@ -146,9 +147,14 @@ class Rollout:
         self.deadline = deployment.started_at.timestamp() + deployment.timeout_seconds
 
     def run(self) -> tuple[str, str]:
-        # Fail at once on an image the cluster's registry does not have, not after a pull backoff.
         cluster = self.deployment.namespace.cluster
         to_check = objects_to_apply(self.deployment.manifest, self.namespace)
+        # The policy as it is now: an admin may have tightened it since the deployment was asked
+        # for. Checked offline first, so nothing reaches the cluster or the registry.
+        refused = self.refused_by_policy(to_check)
+        if refused:
+            return Status.FAILED, refused
+        # Fail at once on an image the cluster's registry does not have, not after a pull backoff.
         problem = registry.missing_images_problem(cluster, to_check)
         if problem:
             return Status.FAILED, problem
@@ -157,6 +163,10 @@ class Rollout:
         client = ClusterClient.for_cluster(cluster)
         try:
             objects = objects_to_apply(self.deployment.manifest, self.namespace)
+            # Custom resources: only the cluster knows whether they are cluster-scoped.
+            refused = self.refused_by_policy(objects, client)
+            if refused:
+                return Status.FAILED, refused
             applied = [self.apply(client, obj) for obj in objects]
             Deployment.objects.filter(pk=self.deployment.pk).update(applied_objects=applied)
             workloads = [Followed(obj) for obj in objects if rollout.is_workload(obj)]
@@ -165,6 +175,16 @@ class Rollout:
             return self.follow(client, workloads)
         finally:
             client.close()
+
+    def refused_by_policy(self, objects: list[dict], client: ClusterClient | None = None) -> str:
+        """The refusal sentence if the namespace's policy refuses the objects, each violation
+        logged; "" when they may be applied."""
+        violations = services.policy_violations(self.deployment.namespace, objects, client)
+        for violation in violations:
+            self.deployment.log(
+                f"Refused by policy ({violation.rule}): {violation.message}", "error"
+            )
+        return policies.refusal_sentence(violations) if violations else ""
 
     def apply(self, client: ClusterClient, obj: dict) -> dict:
         metadata = obj["metadata"]

@@ -36,6 +36,31 @@ class RedeployInputSerializer(serializers.Serializer):
     )
 
 
+class ViolationSerializer(serializers.Serializer):
+    object = serializers.CharField(help_text="kubectl's name for it, e.g. deployment.apps/web")
+    field = serializers.CharField(
+        help_text="e.g. spec.template.spec.containers[0].securityContext.privileged"
+    )
+    rule = serializers.CharField(
+        help_text="baseline/<check> or restricted/<check> (Pod Security Admission's check ids), "
+        "cluster-scoped, allowed-kinds, denied-kinds or allowed-registries"
+    )
+    message = serializers.CharField()
+
+
+class ManifestErrorSerializer(serializers.Serializer):
+    """A 400 of the deployment endpoints (documentation only)."""
+
+    detail = serializers.CharField(help_text="A sentence saying what to fix")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text='Messages per input field; a manifest problem is under "manifest"',
+    )
+    violations = ViolationSerializer(
+        many=True, required=False, help_text="Only when the namespace's deploy policy refuses"
+    )
+
+
 class LogEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = LogEntry

@@ -7,13 +7,49 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
+import policies
 from deployments import manifests
+from deployments.kube import ClusterClient, ClusterError
 from deployments.models import Deployment, LogEntry, Namespace
 from releases.models import Release
+from releases.templating import TemplateProblem
 
 
 class NotFound(Exception):
     """Something the request names does not exist (or was deleted)."""
+
+
+class PolicyViolated(TemplateProblem):
+    """The namespace's deploy policy refuses the rendered manifest; `violations` says how.
+
+    A TemplateProblem, so whatever shows a template's problems shows this one too; the API adds
+    the violations themselves (object, field, rule) to its 400.
+    """
+
+    def __init__(self, violations: list[policies.Violation]):
+        self.violations = violations
+        super().__init__(policies.refusal_sentence(violations))
+
+
+def policy_violations(
+    namespace: Namespace, objects: list[dict], client: ClusterClient | None = None
+) -> list[policies.Violation]:
+    """How the objects break the namespace's policy. With a client, the cluster is asked whether
+    custom resources are cluster-scoped (offline they count as namespaced)."""
+
+    def scope_of(obj: dict) -> bool | None:
+        try:
+            return not client.resource(obj["apiVersion"], obj["kind"]).namespaced
+        except ClusterError:
+            return None  # an unknown kind: applying it fails and says so
+
+    return policies.check(objects, namespace.policy, scope_of=scope_of if client else None)
+
+
+def enforce_policy(namespace: Namespace, objects: list[dict]) -> None:
+    violations = policy_violations(namespace, objects)
+    if violations:
+        raise PolicyViolated(violations)
 
 
 def find_release(*, release_id: int | None = None, service: str = "", version: str = "") -> Release:
@@ -72,7 +108,8 @@ def create_deployment(
 ) -> Deployment:
     """Render and validate the release for the namespace, save the deployment, queue it.
 
-    Raises templating.TemplateProblem (nothing is saved) when the manifest cannot be used.
+    Raises templating.TemplateProblem (nothing is saved) when the manifest cannot be used, and
+    PolicyViolated, one of them, when the namespace's deploy policy refuses it.
     """
     with transaction.atomic():
         deployment = Deployment.objects.create(
@@ -90,6 +127,7 @@ def create_deployment(
         rendered = manifests.render_for(
             release=release, namespace=namespace, extra=attributes, deployment_id=deployment.pk
         )
+        enforce_policy(namespace, rendered.objects)
         deployment.attributes = rendered.variables
         deployment.manifest = rendered.text
         deployment.save(update_fields=["attributes", "manifest"])

@@ -22,6 +22,16 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class PolicyViolation(exceptions.ValidationError):
+    """400 for a manifest the target namespace's deploy policy refuses: the usual shape, with the
+    refusal as `detail` and `violations` listing each one's object, field, rule and message."""
+
+    def __init__(self, sentence: str, violations: list[dict[str, str]]):
+        super().__init__({"manifest": [violation["message"] for violation in violations]})
+        self.sentence = sentence
+        self.violations = violations
+
+
 class NewestFirstPagination(CursorPagination):
     """Keyset pagination on id, newest first: page N costs the same as page 1 at any table size."""
 
@@ -103,6 +113,9 @@ def exception_handler(exc, context):
             "detail": "Invalid request: " + "; ".join(lines),
             "errors": response.data,
         }
+        if isinstance(exc, PolicyViolation):
+            response.data["detail"] = exc.sentence
+            response.data["violations"] = exc.violations
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": str(response.data["detail"])}
     return response

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "accounts",
     "releases",
     "deployments",
+    "policies",
     "maintenance",
 ]
 
