@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from deployments import registry, rollout
 from deployments.kube import ClusterClient, ClusterError
-from deployments.manifests import describe, objects_to_apply
+from deployments.manifests import checked_objects_to_apply, describe, objects_to_apply
 from deployments.models import Deployment
+from releases.templating import TemplateProblem
 
 logger = logging.getLogger(__name__)
 Status = Deployment.Status
@@ -148,7 +149,10 @@ class Rollout:
     def run(self) -> tuple[str, str]:
         # Fail at once on an image the cluster's registry does not have, not after a pull backoff.
         cluster = self.deployment.namespace.cluster
-        to_check = objects_to_apply(self.deployment.manifest, self.namespace)
+        try:
+            to_check = checked_objects_to_apply(self.deployment)
+        except TemplateProblem as problem:
+            return Status.FAILED, f"The manifest was refused before anything was applied: {problem}"
         problem = registry.missing_images_problem(cluster, to_check)
         if problem:
             return Status.FAILED, problem
