@@ -22,6 +22,11 @@ _Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class YAMLLimitError(yaml.YAMLError):
     """The YAML uses something Kubernaut does not accept; the message says what and where."""
 
+    def __init__(self, problem: str, event=None):
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = event.start_mark if event is not None else None
+
 
 def _where(event) -> str:
     return f" (line {event.start_mark.line + 1})" if event.start_mark else ""
@@ -34,13 +39,15 @@ def events(text: str, *, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH)
         if isinstance(event, yaml.AliasEvent):
             raise YAMLLimitError(
                 f"YAML aliases (*{event.anchor}){_where(event)} are not accepted: write the "
-                "repeated part out (a Jinja2 loop or macro can repeat it)."
+                "repeated part out (a Jinja2 loop or macro can repeat it).",
+                event,
             )
         if isinstance(event, yaml.NodeEvent):
             if event.anchor is not None:
                 raise YAMLLimitError(
                     f"YAML anchors (&{event.anchor}){_where(event)} are not accepted: write the "
-                    "repeated part out (a Jinja2 loop or macro can repeat it)."
+                    "repeated part out (a Jinja2 loop or macro can repeat it).",
+                    event,
                 )
             count += 1
             if count > max_nodes:
@@ -49,7 +56,7 @@ def events(text: str, *, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH)
             depth += 1
             if depth > max_depth:
                 raise YAMLLimitError(
-                    f"The YAML nests deeper than {max_depth} levels{_where(event)}."
+                    f"The YAML nests deeper than {max_depth} levels{_where(event)}.", event
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1

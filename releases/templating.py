@@ -143,14 +143,14 @@ class _Environment(SandboxedEnvironment):
             for sequence, times in ((left, right), (right, left)):
                 size = _length(sequence)
                 if size is not None and isinstance(times, int) and size * times > MAX_VALUE_LENGTH:
-                    raise _too_big("The result of '*'")
+                    raise _too_big("the result of '*'")
         elif operator_ == "+":
             sizes = (_length(left), _length(right))
             if None not in sizes and sum(sizes) > MAX_VALUE_LENGTH:
-                raise _too_big("The result of '+'")
+                raise _too_big("the result of '+'")
         elif operator_ == "**" and isinstance(left, int) and isinstance(right, int):
             if abs(left) > 1 and right * abs(left).bit_length() > 64_000:
-                raise SecurityError("The result of '**' would be too big a number")
+                raise SecurityError("the result of '**' would be too big a number")
         elif operator_ == "%" and isinstance(left, str):
             _check_format(left)
         return super().call_binop(context, operator_, left, right)
@@ -166,7 +166,7 @@ class _Environment(SandboxedEnvironment):
                 old, new = str(args[0]), str(args[1])
                 grows = (owner.count(old) if old else len(owner) + 1) * len(new)
                 if len(owner) + grows > MAX_VALUE_LENGTH:
-                    raise _too_big("The result of replace()")
+                    raise _too_big("the result of replace()")
             elif name == "format" and owner:
                 _check_format(owner)
         return super().call(__context, __obj, *args, **kwargs)
@@ -503,14 +503,14 @@ def _yaml_problem(error: yaml.YAMLError, spans: list[_Span], context: dict) -> T
     mark = getattr(error, "problem_mark", None)
     where = f" on line {mark.line + 1} of the rendered output" if mark else ""
     problem = getattr(error, "problem", None) or str(error)
-    if isinstance(error, safe_yaml.YAMLLimitError):
-        return TemplateProblem(f"The rendered template cannot be accepted: {problem}")
+    limit = isinstance(error, safe_yaml.YAMLLimitError)
     if mark is not None:
         span = _span_at(spans, mark.index, plain=True)
         if span is not None and span.plain_start <= mark.index <= span.plain_end + 1:
-            return _misplaced(
-                span, context, f"it makes the rendered template not valid YAML{where}: {problem}"
-            )
+            why = problem if limit else f"it makes the rendered template not valid YAML{where}"
+            return _misplaced(span, context, f"{why}: {problem}" if not limit else why)
+    if limit:
+        return TemplateProblem(f"The rendered template cannot be accepted: {problem}")
     return TemplateProblem(f"The rendered template is not valid YAML{where}: {problem}")
 
 
