@@ -274,7 +274,13 @@ def _mark_value(context, value, line: int):
     if not _marking.get():
         return value
     digits = "".join(chr(DIGIT_ZERO + int(d)) for d in str(line))
-    return f"{OPEN}{digits}{LINE_END}{value}{CLOSE}"
+    text = str(value)
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        # A quoted scalar (`{{ x | tojson }}`): markers go inside the quotes, so that YAML still
+        # reads it as quoted. Were it to end its quotes early, the value would spread over more
+        # than one scalar and be refused all the same.
+        return f"{text[0]}{OPEN}{digits}{LINE_END}{text[1:-1]}{CLOSE}{text[0]}"
+    return f"{OPEN}{digits}{LINE_END}{text}{CLOSE}"
 
 
 MARK_FILTER = "kubernaut_value"
