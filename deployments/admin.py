@@ -5,13 +5,14 @@ from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import ValidationError
 
 from deployments.models import Cluster, Deployment, LogEntry, Namespace
+from kubernaut import safe_yaml
 from releases.admin import DeletedFilter
 from releases.serializers import ATTRIBUTE_NAME
 
 
 def kubeconfig_problem(text: str, context: str) -> str | None:
     try:
-        config = yaml.safe_load(text)
+        config = safe_yaml.load(text)
     except yaml.YAMLError as error:
         return f"This is not valid YAML: {error}"
     if not isinstance(config, dict) or not config.get("clusters") or not config.get("contexts"):

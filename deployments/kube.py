@@ -20,6 +20,8 @@ from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 
+from kubernaut import safe_yaml
+
 FIELD_MANAGER = "kubernaut"
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
@@ -40,7 +42,7 @@ def _server_message(error: ApiException) -> str:
     body = getattr(error, "body", None)
     if body:
         with contextlib.suppress(yaml.YAMLError):
-            status = yaml.safe_load(body)
+            status = safe_yaml.load(body)
             if isinstance(status, dict) and status.get("message"):
                 return str(status["message"])
         return str(body)[:500]
@@ -75,7 +77,7 @@ class ClusterClient:
 
     def __init__(self, kubeconfig: str, context: str = ""):
         try:
-            config_dict = yaml.safe_load(kubeconfig)
+            config_dict = safe_yaml.load(kubeconfig)
             self.api = kube_config.new_client_from_config_dict(
                 config_dict, context=context or None, persist_config=False
             )

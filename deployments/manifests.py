@@ -75,13 +75,14 @@ def render_for(*, release, namespace, extra: dict[str, str], deployment_id="0") 
     variables = variables_for(
         release=release, namespace=namespace, extra=extra, deployment_id=deployment_id
     )
-    missing = sorted(templating.required_variables(release.template) - set(variables))
-    if missing:
+    try:
+        manifest = templating.render(release.template, variables, known=set(variables))
+    except templating.MissingVariables as missing:
         raise TemplateProblem(
-            f"No value for {', '.join(missing)}: give {'it' if len(missing) == 1 else 'them'} as "
-            "attributes of the deployment, or set them on the namespace."
-        )
-    manifest = templating.render(release.template, variables)
+            f"No value for {', '.join(missing.names)}: give "
+            f"{'it' if len(missing.names) == 1 else 'them'} as attributes of the deployment, or "
+            "set them on the namespace."
+        ) from None
     objects = [
         place(obj, namespace.name, number) for number, obj in enumerate(manifest.documents, 1)
     ]
@@ -96,6 +97,32 @@ def objects_to_apply(text: str, namespace: str) -> list[dict]:
     """The objects of a stored, already checked manifest, placed and in apply order."""
     documents = templating.parse_documents(text)
     return sort_for_apply([place(obj, namespace, n) for n, obj in enumerate(documents, 1)])
+
+
+def checked_objects_to_apply(deployment) -> list[dict]:
+    """The worker's last line of defence, for deployments queued before today's checks existed
+    or rows written by other means: render the release again with the deployment's variables
+    (every check, in the child process) and make sure the stored manifest has the structure it
+    gives (same documents, keys and list lengths; only values may differ). Raises TemplateProblem.
+    """
+    fresh = templating.render(deployment.release.template, deployment.attributes)
+    objects = objects_to_apply(deployment.manifest, deployment.namespace.name)
+    stored = templating.parse_documents(deployment.manifest)
+    if [shape(doc) for doc in stored] != [shape(doc) for doc in fresh.documents]:
+        raise TemplateProblem(
+            "The stored manifest does not have the structure the release's template gives with "
+            "this deployment's attributes, so it was not applied. Deploy the release again."
+        )
+    return objects
+
+
+def shape(value):
+    """The structure of a YAML value without its scalars: keys, nesting and list lengths."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(item) for item in value]
+    return None
 
 
 def place(obj: dict, namespace: str, number: int) -> dict:

@@ -20,8 +20,9 @@ from django.utils import timezone
 import policies
 from deployments import registry, rollout, services
 from deployments.kube import ClusterClient, ClusterError
-from deployments.manifests import describe, objects_to_apply
+from deployments.manifests import checked_objects_to_apply, describe, objects_to_apply
 from deployments.models import Deployment
+from releases.templating import TemplateProblem
 
 logger = logging.getLogger(__name__)
 Status = Deployment.Status
@@ -148,7 +149,10 @@ class Rollout:
 
     def run(self) -> tuple[str, str]:
         cluster = self.deployment.namespace.cluster
-        to_check = objects_to_apply(self.deployment.manifest, self.namespace)
+        try:
+            to_check = checked_objects_to_apply(self.deployment)
+        except TemplateProblem as problem:
+            return Status.FAILED, f"The manifest was refused before anything was applied: {problem}"
         # The policy as it is now: an admin may have tightened it since the deployment was asked
         # for. Checked offline first, so nothing reaches the cluster or the registry.
         refused = self.refused_by_policy(to_check)

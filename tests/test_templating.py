@@ -81,3 +81,90 @@ def test_the_work_budget_puts_back_the_tracer_it_found():
             "{% for a in t %}{% for b in t %}{% endfor %}{% endfor %}", {"t": "x" * 5000}
         )
     assert sys.gettrace() is before
+
+
+# --- where values land (issue 11) --------------------------------------------------------------
+
+CONFIG_MAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\ndata:\n"
+
+
+def test_values_may_steer_the_template_but_not_add_structure():
+    source = CONFIG_MAP + (
+        "{% if env == 'production' %}  replicas: '3'\n{% endif %}"
+        "{% for host in hosts.split(',') %}  host-{{ loop.index }}: {{ host }}\n{% endfor %}"
+    )
+    data = templating.render(source, {"env": "production", "hosts": "a,b,c"}).documents[0]["data"]
+    assert data == {"replicas": "3", "host-1": "a", "host-2": "b", "host-3": "c"}
+
+
+def test_macros_may_write_yaml_and_their_values_are_still_checked():
+    source = (
+        "{% macro labels(tier) %}app: web\ntier: {{ tier }}{% endmacro %}"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  labels:\n"
+        "    {{ labels(tier) | indent(4) }}\n"
+    )
+    manifest = templating.render(source, {"tier": "front"})
+    assert manifest.documents[0]["metadata"]["labels"] == {"app": "web", "tier": "front"}
+    with pytest.raises(TemplateProblem, match="The value of 'tier', written on line 2"):
+        templating.render(source, {"tier": "front\nprivileged: true"})
+
+
+def test_a_multi_line_value_fills_a_block_scalar_through_indent():
+    source = CONFIG_MAP + "  nginx.conf: |\n    {{ config | indent(4) }}\n"
+    config = "server {\n  listen 80;\n}\n---\nkind: Namespace"
+    data = templating.render(source, {"config": config}).documents[0]["data"]
+    assert data["nginx.conf"] == config + "\n"
+
+
+def test_a_multi_line_value_without_indent_cannot_leave_its_block_scalar():
+    source = CONFIG_MAP + "  nginx.conf: |\n    {{ config }}\n"
+    with pytest.raises(TemplateProblem, match="'config'.*indent"):
+        templating.render(source, {"config": "a\nb: c"})
+
+
+def test_tojson_of_a_value_is_one_scalar():
+    source = CONFIG_MAP + "  value: {{ text | tojson }}\n"
+    data = templating.render(source, {"text": 'a"\n- b: c'}).documents[0]["data"]
+    assert data["value"] == 'a"\n- b: c'
+
+
+def test_a_value_in_a_comment_stays_there_unless_it_breaks_the_line():
+    source = CONFIG_MAP + "  a: b  # built from {{ commit }}\n"
+    assert templating.render(source, {"commit": "abc # : - [x]"}).documents[0]["data"] == {"a": "b"}
+    with pytest.raises(TemplateProblem, match="'commit'"):
+        templating.render(source, {"commit": "abc\n  evil: true"})
+
+
+def test_a_value_that_only_looks_like_yaml_syntax_is_refused_where_yaml_would_read_it():
+    source = CONFIG_MAP + "  a: {{ value }}\n"
+    for value in ("&anchor x", "!!binary aGk=", "[1, 2]", "{a: b}", "| x", "'x' y"):
+        with pytest.raises(TemplateProblem, match="'value'"):
+            templating.render(source, {"value": value})
+    for value in ('"quoted: ok"', "x:y", "a - b", "50%"):
+        assert templating.render(source, {"value": value}).documents[0]["data"]["a"]
+
+
+def test_output_used_as_a_value_elsewhere_is_reported_not_mischecked():
+    source = "{% set n %}{{ replicas }}{% endset %}" + CONFIG_MAP + "  n: '{{ n | int + 1 }}'\n"
+    with pytest.raises(TemplateProblem, match="could not check where"):
+        templating.render(source, {"replicas": "2"})
+
+
+def test_the_child_process_gets_no_secrets_from_the_environment(monkeypatch):
+    from releases import isolation
+
+    limits = {"wall_seconds": 2, "cpu_seconds": 2, "memory_bytes": 64 << 20}
+    monkeypatch.setenv("SECRET_KEY", "not-for-templates")
+    assert isolation.run("os.getenv", "SECRET_KEY", **limits) is None
+    assert isolation.run("os.getenv", "LC_ALL", **limits) == "C.UTF-8"
+
+
+def test_a_crashed_or_killed_child_is_an_error_and_the_next_job_works():
+    from releases import isolation
+
+    limits = {"wall_seconds": 2, "cpu_seconds": 2, "memory_bytes": 64 << 20}
+    with pytest.raises(isolation.IsolationError, match="signal SIGSEGV"):
+        isolation.run("ctypes.string_at", 0, **limits)
+    with pytest.raises(isolation.TimedOut):
+        isolation.run("time.sleep", 5, **{**limits, "wall_seconds": 0.2})
+    assert isolation.run("os.path.basename", "/a/b", **limits) == "b"
