@@ -11,15 +11,14 @@ from rest_framework.exceptions import ParseError
 
 
 def unstorable_text(value, path: str = "") -> str | None:
-    """Where in a parsed body a string holds NUL or a lone surrogate, as `a.b[2]`; else None."""
+    """Where in a parsed body a string holds NUL or a lone surrogate (`attributes.image`)."""
     if isinstance(value, str):
-        return path or "the body" if _bad(value) else None
+        return (path or "the top level") if _bad(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
             if isinstance(key, str) and _bad(key):
                 return f"the name {key!r}" + (f" in {path}" if path else "")
-            found = unstorable_text(item, here)
+            found = unstorable_text(item, f"{path}.{key}" if path else str(key))
             if found:
                 return found
     elif isinstance(value, list):
@@ -40,14 +39,22 @@ def _bad(text: str) -> bool:
     return False
 
 
-def refuse_unstorable(data, path: str = ""):
-    where = unstorable_text(data, path)
+def refuse_unstorable(data):
+    where = unstorable_text(data)
     if where:
         raise ParseError(
-            f"{where[0].upper()}{where[1:]} contains a NUL character (\\u0000) or a lone "
-            "surrogate (\\ud800-\\udfff), which Kubernaut cannot store: remove it."
+            f"The request body has a NUL character (\\u0000) or a lone surrogate "
+            f"(\\ud800-\\udfff) at {where}, which Kubernaut cannot store: remove it."
         )
     return data
+
+
+def _form_fields(data) -> dict:
+    """A form's fields as the parser read them: one value, or a list when given again."""
+    return {
+        name: data.getlist(name)[0] if len(data.getlist(name)) == 1 else data.getlist(name)
+        for name in data
+    }
 
 
 class JSONParser(parsers.JSONParser):
@@ -58,7 +65,7 @@ class JSONParser(parsers.JSONParser):
 class FormParser(parsers.FormParser):
     def parse(self, stream, media_type=None, parser_context=None):
         data = super().parse(stream, media_type, parser_context)
-        refuse_unstorable({name: data.getlist(name) for name in data})
+        refuse_unstorable(_form_fields(data))
         return data
 
 
@@ -67,5 +74,5 @@ class MultiPartParser(parsers.MultiPartParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         result = super().parse(stream, media_type, parser_context)
-        refuse_unstorable({name: result.data.getlist(name) for name in result.data})
+        refuse_unstorable(_form_fields(result.data))
         return result
