@@ -1,3 +1,5 @@
+import json
+
 import yaml
 from django import forms
 from django.contrib import admin
@@ -6,6 +8,7 @@ from django.core.exceptions import ValidationError
 
 from deployments.models import Cluster, Deployment, LogEntry, Namespace
 from kubernaut import safe_yaml
+from kubernaut.parsers import unstorable_text
 from releases.admin import DeletedFilter
 from releases.serializers import ATTRIBUTE_NAME
 
@@ -125,6 +128,22 @@ def one_per_line(field_name: str) -> SimpleArrayField:
     )
 
 
+class RedisplayableJSONField(forms.JSONField):
+    """Django's JSON form field, able to show back a refused value holding a lone surrogate.
+
+    It redisplays what it parsed with ensure_ascii=False, and a surrogate cannot be written
+    out as UTF-8: the page failed with a 500 instead of showing the form error.
+    """
+
+    def prepare_value(self, value):
+        text = super().prepare_value(value)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(value, ensure_ascii=True, cls=self.encoder)
+        return text
+
+
 class NamespaceForm(forms.ModelForm):
     allowed_kinds = one_per_line("allowed_kinds")
     denied_kinds = one_per_line("denied_kinds")
@@ -136,11 +155,19 @@ class NamespaceForm(forms.ModelForm):
             "cluster", "name", "attributes", "pod_security", "allow_cluster_scoped",
             "allowed_kinds", "denied_kinds", "allowed_registries",
         ]  # fmt: skip
+        field_classes = {"attributes": RedisplayableJSONField}
 
     def clean_attributes(self):
         attributes = self.cleaned_data["attributes"]
         if not isinstance(attributes, dict):
             raise ValidationError('Attributes are a JSON object of strings: {"replicas": "3"}.')
+        # jsonb cannot store these, and Django's JSON form field lets "\u0000" through.
+        where = unstorable_text(attributes)
+        if where:
+            raise ValidationError(
+                f"{where} has a NUL character (\\u0000) or a lone surrogate, which cannot be "
+                "stored: remove it."
+            )
         for name, value in attributes.items():
             if not ATTRIBUTE_NAME.match(name) or not isinstance(value, str):
                 raise ValidationError(

@@ -18,11 +18,13 @@ from deployments.serializers import (
     DeploymentSerializer,
     LogEntrySerializer,
     LogFilterSerializer,
+    LogPageSerializer,
     ManifestErrorSerializer,
     RedeployInputSerializer,
     deployment_rows,
 )
-from kubernaut.api import PAGE_PARAMETERS, PolicyViolation, page_of_rows
+from kubernaut.api import PAGE_PARAMETERS, PolicyViolation, page_of_rows, paginated
+from kubernaut.schema import error_response
 from releases.templating import TemplateProblem
 
 RELATED = ("release", "service", "namespace__cluster", "created_by")
@@ -50,8 +52,9 @@ class DeploymentListApi(APIView):
 
     @extend_schema(
         summary="List deployments, newest first",
+        operation_id="deployments_list",
         parameters=[DeploymentFilterSerializer, *PAGE_PARAMETERS],
-        responses=DeploymentSerializer(many=True),
+        responses=paginated(DeploymentSerializer),
     )
     def get(self, request):
         filters = DeploymentFilterSerializer(data=request.query_params)
@@ -70,7 +73,11 @@ class DeploymentListApi(APIView):
             "then checks the policy again, applies it and follows the rollout."
         ),
         request=DeploymentInputSerializer,
-        responses={202: DeploymentDetailSerializer, 400: MANIFEST_REFUSED},
+        responses={
+            202: DeploymentDetailSerializer,
+            400: MANIFEST_REFUSED,
+            404: error_response("There is no such release, cluster or namespace."),
+        },
     )
     def post(self, request):
         if not isinstance(request.data, dict):
@@ -119,7 +126,7 @@ class DeploymentLogApi(APIView):
     @extend_schema(
         summary="Log lines of a deployment after a given line id",
         parameters=[LogFilterSerializer],
-        responses=LogEntrySerializer(many=True),
+        responses=LogPageSerializer,
     )
     def get(self, request, pk: int):
         deployment = get_object_or_404(Deployment.objects.only("id", "status"), pk=pk)

@@ -2,10 +2,11 @@
 
 from django.contrib.auth import get_user_model
 from django.db.models import F
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from deployments.models import MAX_TIMEOUT_SECONDS, Deployment, LogEntry, Namespace
-from kubernaut.api import api_base_url, iso_time
+from kubernaut.api import QueryParameters, api_base_url, iso_time
 from releases.serializers import AttributesField, StrictCharField
 
 
@@ -28,6 +29,19 @@ class DeploymentInputSerializer(serializers.Serializer):
                 "Name the release either by id (release) or by service and version, not both."
             )
         return data
+
+
+class DeploymentInputSchema(OpenApiSerializerExtension):
+    """Tells the OpenAPI document what validate() enforces: a release by id or by name."""
+
+    target_class = DeploymentInputSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        # Exactly one of `release` and `service`, and `service` and `version` go together.
+        schema["oneOf"] = [{"required": ["release"]}, {"required": ["service"]}]
+        schema["dependentRequired"] = {"service": ["version"], "version": ["service"]}
+        return schema
 
 
 class RedeployInputSerializer(serializers.Serializer):
@@ -148,7 +162,7 @@ class DeploymentDetailSerializer(DeploymentSerializer):
         return LogEntrySerializer(entries, many=True).data
 
 
-class DeploymentFilterSerializer(serializers.Serializer):
+class DeploymentFilterSerializer(QueryParameters):
     service = serializers.CharField(required=False, max_length=63)
     version = serializers.CharField(required=False, max_length=128)
     cluster = serializers.CharField(required=False, max_length=63)
@@ -157,6 +171,14 @@ class DeploymentFilterSerializer(serializers.Serializer):
     created_by = serializers.CharField(required=False, max_length=150)
 
 
-class LogFilterSerializer(serializers.Serializer):
-    after = serializers.IntegerField(required=False, min_value=0, default=0)
+class LogFilterSerializer(QueryParameters):
+    after = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1, default=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=5000, default=1000)
+
+
+class LogPageSerializer(serializers.Serializer):
+    """What GET /api/deployments/{id}/log answers: the lines after `after`, and the status."""
+
+    status = serializers.ChoiceField(choices=Deployment.Status.choices)
+    finished = serializers.BooleanField()
+    log = LogEntrySerializer(many=True)

@@ -3,8 +3,9 @@
 from collections.abc import Callable
 
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -44,19 +45,34 @@ class NewestFirstPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        # ASCII digits only and short: "²" is a digit to str.isdigit(), and int() refuses
+        # more than 4300 digits; both used to fail here with a 500.
+        whole = raw.isascii() and raw.isdigit() and len(raw) <= 6
+        if not whole or not 1 <= int(raw) <= self.max_page_size:
             raise exceptions.ValidationError(
                 {"limit": [f"limit must be a whole number from 1 to {self.max_page_size}."]}
             )
         return int(raw)
 
     def decode_cursor(self, request):
+        invalid = exceptions.ValidationError(
+            {"cursor": ["This cursor is not valid: use the next or previous link as given."]}
+        )
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except exceptions.NotFound:
-            raise exceptions.ValidationError(
-                {"cursor": ["This cursor is not valid: use the next or previous link as given."]}
-            ) from None
+            raise invalid from None
+        # DRF checks the cursor's offset but passes its position (the last row's id) to the
+        # query as it is; a hand-made one (`p=2026-01-01`) failed there with a 500.
+        position = cursor.position if cursor else None
+        if position is not None and not (
+            position.isascii()
+            and position.isdigit()
+            and len(position) <= 19
+            and int(position) < 2**63
+        ):
+            raise invalid
+        return cursor
 
 
 def api_base_url(context: dict) -> str:
@@ -69,8 +85,50 @@ def api_base_url(context: dict) -> str:
 # The query parameters every list takes, for the OpenAPI document.
 PAGE_PARAMETERS = [
     OpenApiParameter("cursor", str, description="From a `next`/`previous` link"),
-    OpenApiParameter("limit", int, description="Page size, 1-500 (default 50)"),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": NewestFirstPagination.max_page_size},
+        description="Page size, 1-500 (default 50)",
+    ),
 ]
+
+
+def paginated(serializer_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The OpenAPI shape of a page of `serializer_class` rows, as page_of_rows answers it."""
+    name = serializer_class.__name__.removesuffix("Serializer")
+    return type(
+        f"Paginated{name}ListSerializer",
+        (serializers.Serializer,),
+        {
+            "__doc__": "One page, newest first; follow `next` for older rows.",
+            "next": serializers.URLField(allow_null=True, help_text="The next (older) page"),
+            "previous": serializers.URLField(allow_null=True, help_text="The previous page"),
+            "results": serializer_class(many=True),
+        },
+    )
+
+
+class QueryParameters(serializers.Serializer):
+    """Query-string filters. An empty one (`?service=`) is refused: DRF would skip it quietly and
+    list everything, which an unset variable in a CI script would never notice (and the schema
+    says each value has at least one character)."""
+
+    def to_internal_value(self, data):
+        blank = [name for name in self.fields if data.get(name) == ""]
+        if blank:
+            raise exceptions.ValidationError(
+                {name: ["Give a value, or leave the parameter out."] for name in blank}
+            )
+        return super().to_internal_value(data)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error: a sentence saying what to do, and for invalid input the fields at fault."""
+
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        required=False, help_text="For invalid input: the messages by field"
+    )
 
 
 def page_of_rows(request, view, rows, to_json: Callable[[list[dict], str], list[dict]]) -> Response:
@@ -109,10 +167,14 @@ def exception_handler(exc, context):
         return None
     if isinstance(exc, exceptions.ValidationError):
         lines = _sentence(response.data)
-        response.data = {
-            "detail": "Invalid request: " + "; ".join(lines),
-            "errors": response.data,
-        }
+        # `errors` is always keyed by field; an error about the whole body (raised with a
+        # plain sentence) goes where DRF puts object-level errors.
+        errors = (
+            response.data
+            if isinstance(response.data, dict)
+            else {"non_field_errors": response.data}
+        )
+        response.data = {"detail": "Invalid request: " + "; ".join(lines), "errors": errors}
         if isinstance(exc, PolicyViolation):
             response.data["detail"] = exc.sentence
             response.data["violations"] = exc.violations
@@ -121,6 +183,7 @@ def exception_handler(exc, context):
     return response
 
 
+@csrf_exempt  # it changes nothing, so a POST with a session cookie gets this 404, not CSRF's 403
 def api_not_found(request, exception=None):
     return JsonResponse(
         {"detail": f"There is no API endpoint at {request.path}; see /api/docs/ for the list."},

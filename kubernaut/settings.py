@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "kubernaut.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "kubernaut.middleware.RequestSizeLimitMiddleware",
     "kubernaut.middleware.DatabaseUnavailableMiddleware",
@@ -145,10 +146,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["kubernaut.permissions.ModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's parsers, refusing text PostgreSQL cannot store (NUL, lone surrogates) with a 400.
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
+        "kubernaut.parsers.JSONParser",
+        "kubernaut.parsers.MultiPartParser",
+        "kubernaut.parsers.FormParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "kubernaut.api.exception_handler",
@@ -170,6 +172,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1 (full JSON Schema) can say what attribute names may be (propertyNames); 3.0 cannot.
+    "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # The error answers every endpoint shares (400, 401, 403, 404, 413), in one place.
+        "kubernaut.schema.add_error_responses",
+    ],
 }
 
 # django-q2 runs deployments and maintenance on the same PostgreSQL (no Redis).

@@ -19,7 +19,8 @@ api = [
     path("deployments/<int:pk>/redeploy", RedeployApi.as_view(), name="deployment-redeploy"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^.*$", api_not_found),
+    # [\s\S], not `.`: a path segment may hold an encoded newline, which `.` does not match.
+    re_path(r"^[\s\S]*$", api_not_found),
 ]
 
 urlpatterns = [

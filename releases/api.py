@@ -9,10 +9,13 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kubernaut.api import PAGE_PARAMETERS, Conflict, page_of_rows
+from kubernaut.api import PAGE_PARAMETERS, Conflict, page_of_rows, paginated
+from kubernaut.schema import error_response
 from releases import services
-from releases.models import Release
+from releases.models import Release, service_name_validator, version_validator
 from releases.serializers import (
+    MAX_ATTRIBUTE_VALUE_CHARS,
+    MAX_ATTRIBUTES,
     RELEASE_ROW_ANNOTATIONS,
     RELEASE_ROW_VALUES,
     ReleaseDetailSerializer,
@@ -24,6 +27,25 @@ from releases.serializers import (
 from releases.templating import TemplateProblem
 
 FORM_FIELDS = {"service", "version", "template", "comment"}
+
+# The form is flat: the JSON body's fields, with every other field an attribute.
+_json_fields = ReleaseInputSerializer().fields
+RELEASE_FORM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "service": {"type": "string", "pattern": service_name_validator.regex.pattern},
+        "version": {"type": "string", "pattern": version_validator.regex.pattern},
+        "template": {
+            "type": "string",
+            "format": "binary",
+            "description": "The manifest template (UTF-8), as a file or a field",
+        },
+        "comment": {"type": "string", "maxLength": _json_fields["comment"].max_length},
+    },
+    "required": ["service", "version", "template"],
+    "additionalProperties": {"type": "string", "maxLength": MAX_ATTRIBUTE_VALUE_CHARS},
+    "maxProperties": len(FORM_FIELDS) + MAX_ATTRIBUTES,
+}
 
 
 def release_input_from_form(request) -> dict:
@@ -54,8 +76,9 @@ class ReleaseListApi(APIView):
 
     @extend_schema(
         summary="List releases, newest first",
+        operation_id="releases_list",
         parameters=[ReleaseFilterSerializer, *PAGE_PARAMETERS],
-        responses=ReleaseSerializer(many=True),
+        responses=paginated(ReleaseSerializer),
     )
     def get(self, request):
         filters = ReleaseFilterSerializer(data=request.query_params)
@@ -83,9 +106,12 @@ class ReleaseListApi(APIView):
         ),
         request={
             "application/json": ReleaseInputSerializer,
-            "multipart/form-data": ReleaseInputSerializer,
+            "multipart/form-data": RELEASE_FORM_SCHEMA,
         },
-        responses={201: ReleaseDetailSerializer},
+        responses={
+            201: ReleaseDetailSerializer,
+            409: error_response("This version of the service is already registered."),
+        },
     )
     def post(self, request):
         if request.content_type.startswith(("multipart/form-data", "application/x-www-form")):

@@ -5,9 +5,10 @@ import re
 
 from django.conf import settings
 from django.db.models import F
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from kubernaut.api import PayloadTooLarge, api_base_url, iso_time
+from kubernaut.api import PayloadTooLarge, QueryParameters, api_base_url, iso_time
 from releases.models import Release, service_name_validator, version_validator
 from releases.templating import DEPLOY_TIME_VARIABLES
 
@@ -16,6 +17,18 @@ MAX_ATTRIBUTES = 100
 MAX_ATTRIBUTE_VALUE_CHARS = 16 * 1024
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "Strings by name; a name is a template variable, not a deploy-time one.",
+        "maxProperties": MAX_ATTRIBUTES,
+        "propertyNames": {
+            "pattern": ATTRIBUTE_NAME.pattern,
+            "not": {"enum": sorted(DEPLOY_TIME_VARIABLES)},
+        },
+        "additionalProperties": {"type": "string", "maxLength": MAX_ATTRIBUTE_VALUE_CHARS},
+    }
+)
 class AttributesField(serializers.DictField):
     """String keys usable as template variables, string values."""
 
@@ -47,6 +60,13 @@ class AttributesField(serializers.DictField):
                 )
             elif len(value) > MAX_ATTRIBUTE_VALUE_CHARS:
                 problems.append(f"{name!r} is longer than {MAX_ATTRIBUTE_VALUE_CHARS} characters.")
+            else:
+                # The child's validators refuse NUL and lone surrogates, which jsonb cannot store
+                # (the API's parsers refuse them too; forms and services come through here).
+                try:
+                    self.child.run_validators(value)
+                except serializers.ValidationError as error:
+                    problems += [f"{name!r}: {message}" for message in error.detail]
         if problems:
             raise serializers.ValidationError(problems)
         return dict(data)
@@ -129,7 +149,7 @@ class ReleaseDetailSerializer(ReleaseSerializer):
         fields = ReleaseSerializer.Meta.fields + ["template"]
 
 
-class ReleaseFilterSerializer(serializers.Serializer):
+class ReleaseFilterSerializer(QueryParameters):
     service = serializers.CharField(required=False, max_length=63)
     version = serializers.CharField(required=False, max_length=128)
     created_by = serializers.CharField(required=False, max_length=150)
