@@ -68,7 +68,9 @@ class ManifestErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="A sentence saying what to fix")
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
-        help_text='Messages per input field; a manifest problem is under "manifest"',
+        required=False,
+        help_text='Messages per input field (absent when the body could not be read at all); '
+        'a manifest problem is under "manifest"',
     )
     violations = ViolationSerializer(
         many=True, required=False, help_text="Only when the namespace's deploy policy refuses"

@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,28 @@ def seed(sandbox: RunningSandbox, namespace: str, count: int, **labels: str) -> 
 def small_log() -> Iterator[RunningSandbox]:
     """A sandbox of its own that keeps only the last 5 watch events, to provoke 410 Gone."""
     with running_sandbox(ready_delay=0.1) as sb:
+        wait_until_settled(sb)  # kube-system's pods starting would otherwise fill the log
         sb.sandbox.api.store.log_size = 5
         yield sb
+
+
+def wait_until_settled(sb: RunningSandbox, timeout: float = 15) -> None:
+    """Until every pod is ready and no object changed for half a second."""
+    from sandbox.controllers import PODS, pod_ready
+
+    store = sb.sandbox.api.store
+    deadline = time.monotonic() + timeout
+    last_rv, quiet_since = store.current_rv(), time.monotonic()
+    while time.monotonic() < deadline:
+        rv = store.current_rv()
+        if rv != last_rv:
+            last_rv, quiet_since = rv, time.monotonic()
+        elif time.monotonic() - quiet_since > 0.5 and all(
+            pod_ready(pod) for pod in sb.sandbox.api.list(PODS)
+        ):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the sandbox did not settle")
 
 
 def expire(sb: RunningSandbox, namespace: str) -> str:
