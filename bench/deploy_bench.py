@@ -49,8 +49,9 @@ def main() -> None:
         django.setup()
         from django.contrib.auth import get_user_model
 
+        from clusters.models import Cluster, Namespace
         from deployments import services
-        from deployments.models import Cluster, Deployment, Namespace
+        from deployments.models import Deployment
         from releases.models import Release
 
         user, _ = get_user_model().objects.get_or_create(username="bench-deployer")

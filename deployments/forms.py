@@ -3,7 +3,8 @@
 from django import forms
 from rest_framework import serializers
 
-from deployments.models import MAX_TIMEOUT_SECONDS, Deployment, Namespace
+from clusters.models import MAX_TIMEOUT_SECONDS, Namespace
+from deployments.models import Deployment
 from releases.serializers import AttributesField
 
 

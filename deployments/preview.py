@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import yaml
 
 import policies
+from clusters.kube import ClusterClient, ClusterError
+from clusters.models import Namespace
 from deployments import manifests, services
-from deployments.kube import ClusterClient, ClusterError
-from deployments.models import Namespace
 from releases.models import Release
 from releases.templating import TemplateProblem
 

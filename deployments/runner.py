@@ -18,8 +18,9 @@ from django.db import connection
 from django.utils import timezone
 
 import policies
-from deployments import registry, rollout, services
-from deployments.kube import ClusterClient, ClusterError
+from clusters import registry
+from clusters.kube import ClusterClient, ClusterError
+from deployments import rollout, services
 from deployments.manifests import checked_objects_to_apply, describe, objects_to_apply
 from deployments.models import Deployment
 from releases.templating import TemplateProblem

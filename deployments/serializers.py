@@ -5,7 +5,8 @@ from django.db.models import F
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
-from deployments.models import MAX_TIMEOUT_SECONDS, Deployment, LogEntry, Namespace
+from clusters.models import MAX_TIMEOUT_SECONDS, Namespace
+from deployments.models import Deployment, LogEntry
 from kubernaut.api import QueryParameters, api_base_url, iso_time
 from releases.serializers import AttributesField, StrictCharField
 
@@ -69,7 +70,7 @@ class ManifestErrorSerializer(serializers.Serializer):
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
-        help_text='Messages per input field (absent when the body could not be read at all); '
+        help_text="Messages per input field (absent when the body could not be read at all); "
         'a manifest problem is under "manifest"',
     )
     violations = ViolationSerializer(

@@ -8,9 +8,10 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 import policies
+from clusters.kube import ClusterClient, ClusterError
+from clusters.models import Namespace
 from deployments import manifests
-from deployments.kube import ClusterClient, ClusterError
-from deployments.models import Deployment, LogEntry, Namespace
+from deployments.models import Deployment, LogEntry
 from releases.models import Release
 from releases.templating import TemplateProblem
 

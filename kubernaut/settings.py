@@ -50,9 +50,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "accounts",
+    "policies",
+    "clusters",
     "releases",
     "deployments",
-    "policies",
     "maintenance",
 ]
 

@@ -16,8 +16,9 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from clusters.models import Namespace
 from deployments import services as deployment_services
-from deployments.models import Deployment, Namespace
+from deployments.models import Deployment
 from releases.models import Service
 
 PAGE_SIZE = 50

@@ -2,37 +2,8 @@ from django.contrib import admin, messages
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from kubernaut.admin import DeletedFilter
 from releases.models import Release, Service
-
-
-class DeletedFilter(admin.SimpleListFilter):
-    """Alive releases by default; deleted ones, or all, on request."""
-
-    title = "status"
-    parameter_name = "deleted"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Deleted"), ("all", "All")]
-
-    def choices(self, changelist):
-        yield {
-            "selected": self.value() is None,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": "Not deleted",
-        }
-        for value, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == value,
-                "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": title,
-            }
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.deleted()
-        if self.value() == "all":
-            return queryset
-        return queryset.alive()
 
 
 @admin.register(Service)

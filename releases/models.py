@@ -11,17 +11,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kubernaut.softdelete import SoftDeleteModel
+from kubernaut.validators import DNS_LABEL_PATTERN, dns_label_validator
 
 # Service names end up in Kubernetes object names and labels, so they follow the DNS label rule.
-SERVICE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+SERVICE_NAME_PATTERN = DNS_LABEL_PATTERN
 # Versions are usually image tags, so they follow the Docker tag rule.
 VERSION_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 
-service_name_validator = RegexValidator(
-    SERVICE_NAME_PATTERN,
-    "A service name is 1-63 lower-case letters, digits and '-', starting and ending with a "
-    "letter or digit (like a Kubernetes name).",
-)
+service_name_validator = dns_label_validator("A service name")
 version_validator = RegexValidator(
     VERSION_PATTERN,
     "A version is 1-128 letters, digits, '_', '.' and '-', not starting with '.' or '-' "

@@ -1,7 +1,6 @@
 """Input and output shapes of the releases API."""
 
 import json
-import re
 
 from django.conf import settings
 from django.db.models import F
@@ -9,10 +8,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from kubernaut.api import PayloadTooLarge, QueryParameters, api_base_url, iso_time
+from kubernaut.validators import ATTRIBUTE_NAME
 from releases.models import Release, service_name_validator, version_validator
 from releases.templating import DEPLOY_TIME_VARIABLES
 
-ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 MAX_ATTRIBUTES = 100
 MAX_ATTRIBUTE_VALUE_CHARS = 16 * 1024
 

@@ -13,7 +13,7 @@ class ReleaseConflict(Exception):
 
 def known_namespace_attributes() -> set[str]:
     """Attribute names that some namespace provides at deploy time."""
-    Namespace = apps.get_model("deployments", "Namespace")  # deployments depends on releases
+    Namespace = apps.get_model("clusters", "Namespace")  # clusters is below releases; no import
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT DISTINCT jsonb_object_keys(attributes) FROM {Namespace._meta.db_table} "  # noqa: S608

@@ -3,8 +3,9 @@
 from django import forms
 from django.shortcuts import get_object_or_404, render
 
+from clusters.models import Namespace
 from deployments import services as deployment_services
-from deployments.models import Deployment, Namespace
+from deployments.models import Deployment
 from kubernaut.views import filter_query, newest_first, require_permission
 from releases.models import Release, Service
 

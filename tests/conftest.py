@@ -144,8 +144,8 @@ _namespace_numbers = iter(range(1, 1_000_000))
 @pytest.fixture
 def target(db, sandbox_cluster):
     """A Cluster row for the sandbox and a Namespace row for a fresh namespace in it."""
-    from deployments.kube import ClusterClient
-    from deployments.models import Cluster, Namespace
+    from clusters.kube import ClusterClient
+    from clusters.models import Cluster, Namespace
 
     name = f"ns{next(_namespace_numbers)}"
     cluster = Cluster(name="sandbox", timeout_seconds=30)

@@ -56,7 +56,7 @@ def test_nul_in_an_api_address_is_a_400(alice_api, url):
         "/releases/?service=a%00b",
         "/deployments/?service=%00",
         "/admin/releases/release/?q=a%00b",
-        "/admin/deployments/namespace/?q=%00",
+        "/admin/clusters/namespace/?q=%00",
     ],
 )
 def test_nul_in_a_page_address_is_a_400_page(admin_user, client, url):
@@ -170,8 +170,8 @@ def test_a_limit_that_is_not_1_to_500_is_a_400(alice_api, limit):
 
 
 def test_a_log_position_beyond_any_id_is_a_400(alice_api, alice, make_release):
+    from clusters.models import Cluster, Namespace
     from deployments import services
-    from deployments.models import Cluster, Namespace
 
     cluster = Cluster(name="c", timeout_seconds=30)
     cluster.set_kubeconfig("apiVersion: v1\nkind: Config\n")
@@ -190,14 +190,14 @@ def test_a_log_position_beyond_any_id_is_a_400(alice_api, alice, make_release):
 def test_unstorable_text_in_a_namespace_s_attributes_in_the_admin_is_a_form_error(
     admin_user, client, value
 ):
-    from deployments.models import Cluster, Namespace
+    from clusters.models import Cluster, Namespace
 
     cluster = Cluster(name="c", timeout_seconds=30)
     cluster.set_kubeconfig("apiVersion: v1\nkind: Config\n")
     cluster.save()
     client.force_login(admin_user)
     form = {"cluster": cluster.pk, "name": "n1", "attributes": '{"replicas": "' + value + '"}'}
-    response = client.post("/admin/deployments/namespace/add/", form)
+    response = client.post("/admin/clusters/namespace/add/", form)
     assert response.status_code == 200
     assert "replicas has a NUL character" in response.content.decode()
     assert not Namespace.objects.exists()

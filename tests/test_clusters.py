@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from deployments.models import Cluster, Namespace
+from clusters.models import Cluster, Namespace
 from kubernaut import crypto
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def test_kubeconfig_is_encrypted_at_rest():
     cluster.save()
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT kubeconfig_encrypted FROM deployments_cluster WHERE id = %s",
+        cursor.execute("SELECT kubeconfig_encrypted FROM clusters_cluster WHERE id = %s",
                        [cluster.pk])  # fmt: skip
         stored = cursor.fetchone()[0]
     assert "super-secret-token" not in stored
@@ -71,19 +71,19 @@ def test_register_cluster_refuses_a_bad_kubeconfig(tmp_path, text, context, expe
 def test_admin_never_shows_the_kubeconfig_back(admin_user, client):
     client.force_login(admin_user)
     response = client.post(
-        "/admin/deployments/cluster/add/",
+        "/admin/clusters/cluster/add/",
         {"name": "eu", "context": "", "timeout_seconds": 600, "kubeconfig": KUBECONFIG},
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     cluster = Cluster.objects.get()
 
-    page = client.get(f"/admin/deployments/cluster/{cluster.pk}/change/").content.decode()
+    page = client.get(f"/admin/clusters/cluster/{cluster.pk}/change/").content.decode()
     assert "super-secret-token" not in page
     assert "k8s.example" not in page
 
     # Saving without a new kubeconfig keeps the old one.
     client.post(
-        f"/admin/deployments/cluster/{cluster.pk}/change/",
+        f"/admin/clusters/cluster/{cluster.pk}/change/",
         {"name": "eu", "context": "", "timeout_seconds": 300, "kubeconfig": ""},
     )
     cluster.refresh_from_db()
@@ -94,7 +94,7 @@ def test_admin_never_shows_the_kubeconfig_back(admin_user, client):
 def test_admin_refuses_a_bad_kubeconfig(admin_user, client):
     client.force_login(admin_user)
     response = client.post(
-        "/admin/deployments/cluster/add/",
+        "/admin/clusters/cluster/add/",
         {"name": "eu", "context": "", "timeout_seconds": 600, "kubeconfig": "a: b"},
     )
     assert response.status_code == 200

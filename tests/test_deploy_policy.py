@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from django_q.models import OrmQ
 
+from clusters.kube import ClusterClient
+from clusters.models import Cluster, Namespace
 from deployments import runner, services
-from deployments.kube import ClusterClient
-from deployments.models import Cluster, Deployment, Namespace
+from deployments.models import Deployment
 from releases import services as release_services
 
 pytestmark = pytest.mark.django_db
@@ -311,7 +312,7 @@ class FakeResource:
 
 
 class FakeClient:
-    """The one seam (deployments.kube.ClusterClient), answering discovery only."""
+    """The one seam (clusters.kube.ClusterClient), answering discovery only."""
 
     def __init__(self, cluster_scoped_kinds: set[str]):
         self.cluster_scoped_kinds = cluster_scoped_kinds
@@ -344,11 +345,11 @@ def namespace_form(place, **fields) -> dict:
 
 def test_admin_edits_the_policy_one_entry_per_line(client, admin_user, place):
     client.force_login(admin_user)
-    page = client.get(f"/admin/deployments/namespace/{place.pk}/change/").content.decode()
+    page = client.get(f"/admin/clusters/namespace/{place.pk}/change/").content.decode()
     assert "Deploy policy" in page and "Pod Security Standards level" in page
 
     response = client.post(
-        f"/admin/deployments/namespace/{place.pk}/change/",
+        f"/admin/clusters/namespace/{place.pk}/change/",
         namespace_form(place, pod_security="restricted", allow_cluster_scoped="on",
                        allowed_kinds="Deployment.apps\nService\n*.cert-manager.io",
                        allowed_registries="registry.example.com\nghcr.io/acme"),
@@ -374,7 +375,7 @@ def test_admin_refuses_malformed_entries_saying_how_to_write_them(
 ):
     client.force_login(admin_user)
     response = client.post(
-        f"/admin/deployments/namespace/{place.pk}/change/", namespace_form(place, **{field: value})
+        f"/admin/clusters/namespace/{place.pk}/change/", namespace_form(place, **{field: value})
     )
     assert response.status_code == 200
     assert expected in response.content.decode()

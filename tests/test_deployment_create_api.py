@@ -3,7 +3,8 @@
 import pytest
 from django_q.models import OrmQ
 
-from deployments.models import Cluster, Deployment, Namespace
+from clusters.models import Cluster, Namespace
+from deployments.models import Deployment
 from tests.conftest import HELLO_TEMPLATE
 
 pytestmark = pytest.mark.django_db

@@ -2,8 +2,9 @@
 
 import pytest
 
+from clusters.models import Cluster, Namespace
 from deployments import services
-from deployments.models import Cluster, Deployment, Namespace
+from deployments.models import Deployment
 
 pytestmark = pytest.mark.django_db
 

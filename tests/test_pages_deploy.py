@@ -2,8 +2,9 @@
 
 import pytest
 
-from deployments.kube import ClusterClient
-from deployments.models import Cluster, Deployment, Namespace
+from clusters.kube import ClusterClient
+from clusters.models import Cluster, Namespace
+from deployments.models import Deployment
 
 pytestmark = pytest.mark.django_db
 

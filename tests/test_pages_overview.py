@@ -2,7 +2,8 @@
 
 import pytest
 
-from deployments.models import Cluster, Deployment, Namespace
+from clusters.models import Cluster, Namespace
+from deployments.models import Deployment
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from accounts.models import ApiToken
-from deployments.kube import ClusterClient
-from deployments.models import Cluster, Namespace
+from clusters.kube import ClusterClient
+from clusters.models import Cluster, Namespace
 from sandbox.testing import running_sandbox
 from tests.test_deployment_e2e import start_qcluster, stop
 from tests.test_pipeline_support import HELLO, kubernaut, push_image, running_registry

@@ -7,7 +7,8 @@ the right partial index its cost does not grow with the table.
 import pytest
 from django.db import connection
 
-from deployments.models import Cluster, Deployment, Namespace
+from clusters.models import Cluster, Namespace
+from deployments.models import Deployment
 from releases.models import Release, Service
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def data(alice):
             {"user": alice.pk},
         )
         cursor.execute(
-            "INSERT INTO deployments_namespace (cluster_id, name, attributes, created_at) "
+            "INSERT INTO clusters_namespace (cluster_id, name, attributes, created_at) "
             "SELECT %s, 'ns-' || n, '{}', now() FROM generate_series(1, 50) n",
             [cluster.pk],
         )
@@ -51,7 +52,7 @@ def data(alice):
                    %(user)s, now()
             FROM releases_release r
             CROSS JOIN generate_series(1, 2) copy
-            JOIN deployments_namespace ns ON ns.name = 'ns-' || ((r.id + copy) %% 50 + 1)
+            JOIN clusters_namespace ns ON ns.name = 'ns-' || ((r.id + copy) %% 50 + 1)
             """,
             {"user": alice.pk},
         )

@@ -9,15 +9,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from deployments import runner
-from deployments.models import Cluster, Deployment
-from deployments.registry import (
+from clusters.models import Cluster
+from clusters.registry import (
     Registry,
     RegistryError,
     images_of,
     missing_images_problem,
     split_image,
 )
+from deployments import runner
+from deployments.models import Deployment
 from tests.test_pipeline_support import free_port, htpasswd_line, push_image, running_registry
 
 
@@ -152,19 +153,19 @@ def test_admin_registry_password_is_write_only(admin_user, client):
     fields = {"name": "eu", "context": "", "timeout_seconds": 600, "kubeconfig": KUBECONFIG,
               "registry_url": "https://registry.example", "registry_username": "ci"}  # fmt: skip
     response = client.post(
-        "/admin/deployments/cluster/add/", {**fields, "registry_password": "pull-secret"}
+        "/admin/clusters/cluster/add/", {**fields, "registry_password": "pull-secret"}
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     cluster = Cluster.objects.get()
     assert cluster.registry_password == "pull-secret"
     assert "pull-secret" not in cluster.registry_password_encrypted
 
-    page = client.get(f"/admin/deployments/cluster/{cluster.pk}/change/").content.decode()
+    page = client.get(f"/admin/clusters/cluster/{cluster.pk}/change/").content.decode()
     assert "pull-secret" not in page
     assert "https://registry.example" in page
 
     # Saving with the password left empty keeps it; the checkbox removes it.
-    change = f"/admin/deployments/cluster/{cluster.pk}/change/"
+    change = f"/admin/clusters/cluster/{cluster.pk}/change/"
     client.post(change, {**fields, "kubeconfig": "", "registry_password": ""})
     cluster.refresh_from_db()
     assert cluster.registry_password == "pull-secret"

@@ -17,7 +17,7 @@ from django.contrib.auth.models import Permission
 from hypothesis import HealthCheck, settings
 
 from accounts.models import ApiToken
-from deployments.models import Cluster, Namespace
+from clusters.models import Cluster, Namespace
 from tests.conftest import make_user, release_body
 
 pytestmark = pytest.mark.django_db(transaction=True)

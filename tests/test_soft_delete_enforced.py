@@ -3,7 +3,8 @@
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from deployments.models import Cluster, Deployment, Namespace
+from clusters.models import Cluster, Namespace
+from deployments.models import Deployment
 from releases.models import Release
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
+from clusters.models import Cluster, Namespace
 from deployments import services
-from deployments.models import Cluster, Deployment, Namespace
+from deployments.models import Deployment
 
 pytestmark = pytest.mark.django_db
 

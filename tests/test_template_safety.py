@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from clusters.kube import ClusterClient
 from deployments import runner
-from deployments.kube import ClusterClient
 from deployments.models import Deployment
 from releases.models import Release
 from tests.conftest import HELLO_TEMPLATE, release_body
@@ -381,7 +381,7 @@ def test_deeply_nested_yaml_is_refused(alice_api):
 
 
 def test_alias_bomb_in_a_kubeconfig_is_refused():
-    from deployments.admin import kubeconfig_problem
+    from clusters.admin import kubeconfig_problem
 
     bomb = "clusters: &a [{name: a}]\ncontexts: [*a, *a]\n"
     assert "not accepted" in kubeconfig_problem(bomb, "")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from deployments.kube import ClusterClient
-from deployments.models import Cluster, Namespace
+from clusters.kube import ClusterClient
+from clusters.models import Cluster, Namespace
 from tests.test_deployment_e2e import start_qcluster, stop
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make beside

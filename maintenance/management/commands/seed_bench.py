@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
-from deployments.models import Cluster, Namespace
+from clusters.models import Cluster, Namespace
 from maintenance.models import MaintenanceRun
 from maintenance.services import analyze
 
@@ -117,7 +117,7 @@ class Command(BaseCommand):
                           (SELECT id FROM releases_service
                            WHERE name LIKE 'svc-' || %(run)s || '-%%')
                       ORDER BY id DESC LIMIT %(deployments)s) r
-                JOIN deployments_namespace ns ON ns.cluster_id = %(cluster)s
+                JOIN clusters_namespace ns ON ns.cluster_id = %(cluster)s
                      AND ns.name = 'bench-' || (r.id %% %(namespaces)s)
             """, run=run, deployments=deployments, user=user.pk, cluster=cluster.pk,
                 namespaces=namespaces)  # fmt: skip

@@ -3,9 +3,9 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from deployments.admin import kubeconfig_problem
-from deployments.kube import ClusterClient, ClusterError
-from deployments.models import Cluster, Namespace
+from clusters.admin import kubeconfig_problem
+from clusters.kube import ClusterClient, ClusterError
+from clusters.models import Cluster, Namespace
 
 
 class Command(BaseCommand):

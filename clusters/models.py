@@ -1,0 +1,181 @@
+"""Where releases are deployed: Kubernetes clusters and their namespaces.
+
+A namespace carries the attributes its templates get and the deploy policy every manifest sent to
+it must meet (policies/, docs/policies.md). This app imports no other Kubernaut app but the
+model-less policies library.
+"""
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+import policies
+from kubernaut import crypto
+from kubernaut.softdelete import SoftDeleteModel
+from kubernaut.validators import dns_label_validator
+
+DEFAULT_TIMEOUT_SECONDS = 600
+MAX_TIMEOUT_SECONDS = 1800  # below the task timeout (KUBERNAUT_TASK_TIMEOUT)
+name_validator = dns_label_validator("A name")
+
+
+# Not Django's URLValidator: it refuses single-label hosts such as http://registry:5000, which
+# is how a registry inside the cluster is usually named.
+registry_url_validator = RegexValidator(
+    r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+    "Give the registry's address as http://host[:port] or https://host[:port].",
+)
+
+
+kind_pattern_validator = RegexValidator(policies.KIND_PATTERN, policies.KIND_PATTERN_HELP)
+registry_pattern_validator = RegexValidator(
+    policies.REGISTRY_PATTERN, policies.REGISTRY_PATTERN_HELP
+)
+
+
+def timeout_validators() -> list:
+    return [MinValueValidator(10), MaxValueValidator(MAX_TIMEOUT_SECONDS)]
+
+
+class Cluster(SoftDeleteModel):
+    """A Kubernetes cluster and how to reach it.
+
+    The kubeconfig is stored encrypted (kubernaut/crypto.py) and is never shown back: the admin
+    only lets an admin replace it.
+    """
+
+    name = models.CharField(max_length=63, validators=[name_validator])
+    kubeconfig_encrypted = models.TextField(editable=False)
+    context = models.CharField(
+        max_length=253,
+        blank=True,
+        help_text="The kubeconfig context to use; empty for its current one",
+    )
+    timeout_seconds = models.PositiveIntegerField(
+        default=DEFAULT_TIMEOUT_SECONDS,
+        validators=timeout_validators(),
+        help_text="How long a deployment may take before it is marked timed out",
+    )
+    registry_url = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[registry_url_validator],
+        help_text="The Docker registry this cluster pulls from (e.g. https://registry.example); "
+        "images are checked there before a deployment is applied",
+    )
+    registry_username = models.CharField(max_length=200, blank=True)
+    registry_password_encrypted = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta(SoftDeleteModel.Meta):
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(deleted_at__isnull=True),
+                name="cluster_unique_alive_name",
+                violation_error_message="A cluster with this name exists already.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def kubeconfig(self) -> str:
+        return crypto.decrypt(self.kubeconfig_encrypted)
+
+    def set_kubeconfig(self, text: str) -> None:
+        self.kubeconfig_encrypted = crypto.encrypt(text)
+
+    @property
+    def registry_password(self) -> str:
+        if not self.registry_password_encrypted:
+            return ""
+        return crypto.decrypt(self.registry_password_encrypted)
+
+    def set_registry_password(self, password: str) -> None:
+        self.registry_password_encrypted = crypto.encrypt(password) if password else ""
+
+
+class Namespace(SoftDeleteModel):
+    """A namespace of a cluster that releases are deployed to, with attributes for its templates
+    and the deploy policy every manifest sent to it must meet (policies/, docs/policies.md).
+
+    The policy's defaults are the database's too, so rows inserted without the ORM (bulk seeding,
+    other tools) get the safe default rather than an error.
+    """
+
+    class PodSecurity(models.TextChoices):
+        PRIVILEGED = policies.PRIVILEGED, "privileged (no restrictions)"
+        BASELINE = policies.BASELINE, "baseline (no known privilege escalations)"
+        RESTRICTED = policies.RESTRICTED, "restricted (hardened)"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="namespaces")
+    name = models.CharField(max_length=63, validators=[name_validator])
+    attributes = models.JSONField(default=dict, blank=True)
+    pod_security = models.CharField(
+        max_length=16,
+        choices=PodSecurity.choices,
+        default=PodSecurity.BASELINE,
+        db_default=PodSecurity.BASELINE,
+        help_text="The Pod Security Standards level pods must meet, as Kubernetes' "
+        "pod-security.kubernetes.io/enforce label would enforce it",
+    )
+    allow_cluster_scoped = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Let deployments here create cluster-scoped objects (Namespaces, ClusterRoles, "
+        "CRDs, webhooks ...), which change the whole cluster",
+    )
+    allowed_kinds = ArrayField(
+        models.CharField(max_length=253, validators=[kind_pattern_validator]),
+        default=list,
+        db_default=[],
+        blank=True,
+        help_text="Only these kinds may be deployed here, one per line: Kind or Kind.group, * "
+        "for any part (Deployment.apps, Service, *.cert-manager.io). Empty: any kind",
+    )
+    denied_kinds = ArrayField(
+        models.CharField(max_length=253, validators=[kind_pattern_validator]),
+        default=list,
+        db_default=[],
+        blank=True,
+        help_text="These kinds may not be deployed here, one per line, named as above; they "
+        "win over the allowed kinds",
+    )
+    allowed_registries = ArrayField(
+        models.CharField(max_length=253, validators=[registry_pattern_validator]),
+        default=list,
+        db_default=[],
+        blank=True,
+        help_text="Images must come from these registries, one per line: host[:port][/path] "
+        "(registry.example.com, ghcr.io/acme; docker.io for Docker Hub). Empty: any registry",
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta(SoftDeleteModel.Meta):
+        ordering = ["cluster__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "name"],
+                condition=Q(deleted_at__isnull=True),
+                name="namespace_unique_alive_name",
+                violation_error_message="This cluster has a namespace with this name already.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster.name}/{self.name}"
+
+    @property
+    def policy(self) -> policies.Policy:
+        return policies.Policy(
+            pod_security=self.pod_security,
+            allow_cluster_scoped=self.allow_cluster_scoped,
+            allowed_kinds=tuple(self.allowed_kinds),
+            denied_kinds=tuple(self.denied_kinds),
+            allowed_registries=tuple(self.allowed_registries),
+        )
