@@ -109,7 +109,7 @@ def main() -> None:
 
         stored = set(
             manage(
-                "shell", "-c",
+                "shell", "--no-imports", "-c",
                 "from releases.models import Release; "
                 "print('\\n'.join(Release.all_objects.filter(service__name='outage')"
                 ".values_list('version', flat=True)))",
