@@ -124,9 +124,22 @@ RESOURCES: list[Resource] = [
     ),
 ]
 
-BY_PATH: dict[tuple[str, str, str], Resource] = {
-    (r.group, r.version, r.plural): r for r in RESOURCES
-}
+# Kinds also served in an older version, stored as the one in RESOURCES and converted at the HTTP
+# boundary (sandbox/conversion.py), as kube-apiserver serves them.
+CONVERTED: list[Resource] = [
+    Resource(
+        "autoscaling",
+        "v1",
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        True,
+        ("hpa",),
+        categories=("all",),
+    ),
+]
+SERVED = RESOURCES + CONVERTED
+
+BY_PATH: dict[tuple[str, str, str], Resource] = {(r.group, r.version, r.plural): r for r in SERVED}
 BY_KIND: dict[tuple[str, str], Resource] = {(r.api_version, r.kind): r for r in RESOURCES}
 BY_PLURAL: dict[str, Resource] = {r.plural: r for r in RESOURCES}
 
@@ -134,7 +147,7 @@ BY_PLURAL: dict[str, Resource] = {r.plural: r for r in RESOURCES}
 def group_versions() -> dict[str, list[str]]:
     """Map each API group to its served versions (core group is "")."""
     out: dict[str, list[str]] = {}
-    for r in RESOURCES:
+    for r in SERVED:  # the stored (preferred) version first
         versions = out.setdefault(r.group, [])
         if r.version not in versions:
             versions.append(r.version)
@@ -142,4 +155,4 @@ def group_versions() -> dict[str, list[str]]:
 
 
 def resources_in(group: str, version: str) -> list[Resource]:
-    return [r for r in RESOURCES if r.group == group and r.version == version]
+    return [r for r in SERVED if r.group == group and r.version == version]

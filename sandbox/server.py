@@ -24,7 +24,18 @@ from typing import Any
 
 import yaml
 
-from sandbox import auth, cluster_objects, openapi, persistence, protobuf, tables, tls
+from sandbox import (
+    auth,
+    cluster_objects,
+    conversion,
+    openapi,
+    patch,
+    persistence,
+    protobuf,
+    schema,
+    tables,
+    tls,
+)
 from sandbox.api import Api, ApiError, dumps, not_found
 from sandbox.controllers import Controllers
 from sandbox.resources import BY_PATH, Resource, group_versions, resources_in
@@ -154,6 +165,8 @@ class Handler(BaseHTTPRequestHandler):
     # --- plumbing ------------------------------------------------------------------------
 
     def _send(self, code: int, body: Any, content_type: str = "application/json") -> None:
+        if self.served is not None:
+            body = conversion.to_served(self.served, body)
         data = body if isinstance(body, bytes) else dumps(body)
         self.send_response(code)
         self.send_header("Content-Type", content_type)
@@ -197,6 +210,42 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, yaml.YAMLError) as exc:
             raise ApiError(400, "BadRequest", f"error decoding request body: {exc}") from exc
 
+    def _object_body(self) -> Any:
+        """The body of a create, an update or an apply: an object, in the stored version."""
+        body = self._parsed_body()
+        return body if self.served is None else conversion.to_stored(self.served, body)
+
+    def _patch_converted(
+        self, resource: Resource, namespace: str, name: str, patch_type: str, manager: str, sub: str
+    ) -> dict[str, Any]:
+        """A patch written against the served version: applied to the object as served, then
+        stored, as kube-apiserver does for a kind it stores in another version."""
+        api = self.server.sandbox.api
+        body = self._parsed_body()
+        with api.lock:
+            current = conversion.to_served(self.served, api.get(resource, namespace, name))
+            try:
+                if patch_type == "json":
+                    patched = patch.json_patch(current, body)
+                elif patch_type == "merge":
+                    patched = patch.merge_patch(current, body)
+                else:
+                    root = schema.root_schema(self.served.api_version, self.served.kind)
+                    patched = patch.strategic_merge_patch(current, body, root)
+            except patch.PatchError as exc:
+                raise ApiError(422, "Invalid", str(exc)) from exc
+            if not isinstance(patched, dict):
+                raise ApiError(400, "BadRequest", "the patch did not produce an object")
+            return api.update(
+                resource,
+                namespace,
+                name,
+                conversion.to_stored(self.served, patched),
+                manager=manager,
+                subresource=sub,
+                **self._flags(),
+            )
+
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")
 
@@ -216,6 +265,7 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     def _dispatch(self, method: str) -> None:
+        self.served = None  # set by _route for a kind served in a version other than stored
         url = urllib.parse.urlsplit(self.path)
         self.query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
         path = url.path.rstrip("/") or "/"
@@ -301,6 +351,9 @@ class Handler(BaseHTTPRequestHandler):
             known.add("log")
         if sub and sub not in known:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        stored = conversion.stored_resource(resource)
+        if stored is not resource:
+            self.served, resource = resource, stored
         self._resource(method, resource, namespace, name, sub)
 
     def _openapi(self, parts: list[str]) -> None:
@@ -367,7 +420,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, obj)
         if method == "POST" and not name:
             obj = api.create(
-                resource, namespace, self._parsed_body(), manager=self._manager(), **self._flags()
+                resource, namespace, self._object_body(), manager=self._manager(), **self._flags()
             )
             return self._send(201, obj)
         if method == "PUT" and name:
@@ -375,7 +428,7 @@ class Handler(BaseHTTPRequestHandler):
                 resource,
                 namespace,
                 name,
-                self._parsed_body(),
+                self._object_body(),
                 manager=self._manager(),
                 subresource=sub,
                 **self._flags(),
@@ -395,12 +448,15 @@ class Handler(BaseHTTPRequestHandler):
             manager = self.query.get("fieldManager") or (
                 "" if patch_type == "apply" else self._manager()
             )
+            if self.served is not None and patch_type != "apply":
+                obj = self._patch_converted(resource, namespace, name, patch_type, manager, sub)
+                return self._send(200, obj)
             obj = api.patch(
                 resource,
                 namespace,
                 name,
                 patch_type,
-                self._parsed_body(),
+                self._object_body(),
                 manager=manager,
                 subresource=sub,
                 force=self._flag("force"),
@@ -657,6 +713,8 @@ class Handler(BaseHTTPRequestHandler):
 
         def chunk(event: dict[str, Any]) -> None:
             nonlocal sent_columns
+            if self.served is not None and event["type"] != "ERROR":
+                event = {**event, "object": conversion.to_served(self.served, event["object"])}
             if as_table and event["type"] not in ("ERROR", "BOOKMARK"):
                 # Like the real server: each object becomes a one-row Table, and only the
                 # first event carries the column definitions.
