@@ -181,7 +181,14 @@ def hook_failure_reason(
         parts.append(f"pod {pod['metadata']['name']}: {pod_state(pod)}")
     involved = hook_names | {pod["metadata"]["name"] for pod in theirs}
     related = [e for e in events if (e.get("involvedObject") or {}).get("name") in involved]
-    related.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+    # Warnings explain a failure; events that only repeat the rule's message add nothing.
+    related = [e for e in related if str(e.get("message")) not in detail]
+    related.sort(
+        key=lambda e: (
+            e.get("type") == "Warning",
+            e.get("lastTimestamp") or e.get("eventTime") or "",
+        )
+    )
     quoted = [
         f"{(e.get('involvedObject') or {}).get('kind', '').lower()}/"
         f"{(e.get('involvedObject') or {}).get('name')} {e.get('reason')}: {e.get('message')}"

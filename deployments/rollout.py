@@ -176,10 +176,9 @@ def success_sentence(followed: Iterable[dict]) -> str:
     followed = _dicts(followed)
     workloads = [_short_name(obj) for obj in followed if is_workload(obj)]
     others = [_short_name(obj) for obj in followed if not is_workload(obj)]
-    sentence = f"Rolled out {', '.join(workloads)}." if workloads else ""
-    if others:
-        sentence = _join(sentence, f"Ready: {', '.join(others)}.", " ")
-    return sentence
+    parts = [f"Rolled out {', '.join(workloads)}." if workloads else ""]
+    parts.append(f"Ready: {', '.join(others)}." if others else "")
+    return " ".join(part for part in parts if part)
 
 
 def evaluate(
@@ -494,7 +493,7 @@ def _service(obj: dict, endpoint_slices: list[dict]) -> Progress:
     if not_ready:
         stage = f"{not_ready} endpoint{'s' * (not_ready > 1)}, none ready yet"
     else:
-        stage = f"no ready endpoint: no ready pod matches its selector {shown} yet"
+        stage = f"no ready endpoint yet: no ready pod matches its selector {shown}"
     return Progress(PROGRESSING, 0, 1, f"{name}: {stage}")
 
 
