@@ -372,3 +372,25 @@ def test_a_load_balancer_is_ready_once_it_has_an_address(target, alice, cluster)
 
     assert deployment.status == Status.SUCCEEDED, log_of(deployment)
     assert "service/shop: load balancer at 203.0.113.7" in log_of(deployment)
+
+
+def test_the_admin_turns_pruning_off_with_its_help_text(client, admin_user, target):
+    client.force_login(admin_user)
+    url = f"/admin/clusters/namespace/{target.pk}/change/"
+    page = client.get(url).content.decode()
+    assert 'name="prune"' in page and "checked" in page.split('name="prune"')[1].split(">")[0]
+    assert "delete the objects Kubernaut applied for that service here" in page
+
+    form = {
+        "cluster": target.cluster.pk,
+        "name": target.name,
+        "attributes": "{}",
+        "pod_security": "baseline",
+        "allowed_kinds": "",
+        "denied_kinds": "",
+        "allowed_registries": "",
+    }  # fmt: skip (a cleared checkbox is not sent)
+    assert client.post(url, form).status_code == 302
+
+    target.refresh_from_db()
+    assert target.prune is False
