@@ -126,7 +126,7 @@ class NamespaceForm(forms.ModelForm):
         model = Namespace
         fields = [
             "cluster", "name", "attributes", "pod_security", "allow_cluster_scoped",
-            "allowed_kinds", "denied_kinds", "allowed_registries",
+            "allowed_kinds", "denied_kinds", "allowed_registries", "prune",
         ]  # fmt: skip
         field_classes = {"attributes": RedisplayableJSONField}
 
@@ -164,6 +164,13 @@ class NamespaceAdmin(SoftDeleteAdmin):
                 "preview and again by the worker before anything is applied.",
                 "fields": ["pod_security", "allow_cluster_scoped", "allowed_kinds",
                            "denied_kinds", "allowed_registries"],
+            },
+        ),
+        (
+            "Deployments",
+            {
+                "description": "What a deployment here does besides applying its manifest.",
+                "fields": ["prune"],
             },
         ),
     ]  # fmt: skip

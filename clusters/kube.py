@@ -152,6 +152,26 @@ class ClusterClient:
                 raise
         return found.to_dict()
 
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool:
+        """Delete an object, its dependents in the background (kubectl's default cascade).
+
+        False when it was gone already.
+        """
+        resource = self.resource(api_version, kind)
+        with translated_errors(self.server):
+            try:
+                resource.delete(
+                    name=name,
+                    namespace=namespace if resource.namespaced else None,
+                    body={"propagationPolicy": "Background"},
+                    _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                )
+            except DynamicApiError as error:
+                if error.status == 404:
+                    return False
+                raise
+        return True
+
     def list(self, api_version: str, kind: str, namespace: str, **selectors) -> tuple[list, str]:
         """Objects of a kind in a namespace, and the resourceVersion to watch from."""
         resource = self.resource(api_version, kind)

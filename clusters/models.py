@@ -154,6 +154,13 @@ class Namespace(SoftDeleteModel):
         help_text="Images must come from these registries, one per line: host[:port][/path] "
         "(registry.example.com, ghcr.io/acme; docker.io for Docker Hub). Empty: any registry",
     )
+    prune = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text="After a successful deployment, delete the objects Kubernaut applied for that "
+        "service here that its manifest no longer has (never Namespaces, CRDs or volume "
+        "claims). Turn off to leave them for someone to remove by hand",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta(SoftDeleteModel.Meta):

@@ -13,7 +13,11 @@ from django.conf import settings
 from releases import templating
 from releases.templating import TemplateProblem
 
-# Applied first to last; kinds not listed (custom resources) go just before Ingresses.
+# Applied first to last, so that what an object needs exists before it (docs/deployments.md):
+# namespaces, CRDs, the policies pods are admitted against, identities and RBAC, configuration,
+# storage, Services, then workloads. Kinds not listed (custom resources) go after the workloads
+# that usually run their controllers, just before Ingresses. Pre-deploy hooks go before all of
+# these (deployments/apply.py), in this order among themselves.
 APPLY_ORDER = [
     "Namespace",
     "CustomResourceDefinition",
@@ -21,13 +25,15 @@ APPLY_ORDER = [
     "StorageClass",
     "ResourceQuota",
     "LimitRange",
-    "ConfigMap",
-    "Secret",
+    # Before the pods it restricts, so none of them runs unrestricted even for a moment.
+    "NetworkPolicy",
     "ServiceAccount",
     "Role",
     "ClusterRole",
     "RoleBinding",
     "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
     "PersistentVolume",
     "PersistentVolumeClaim",
     "Service",
@@ -42,7 +48,6 @@ APPLY_ORDER = [
     "Ingress",
     "HorizontalPodAutoscaler",
     "PodDisruptionBudget",
-    "NetworkPolicy",
 ]
 CLUSTER_SCOPED_KINDS = {
     "Namespace", "CustomResourceDefinition", "PriorityClass", "StorageClass", "ClusterRole",

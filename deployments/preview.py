@@ -2,7 +2,9 @@
 
 The "after" side is the cluster's own answer to a server-side apply dry run, so defaults and
 admission changes show up as they will be applied; the "before" side is the live object. Both
-drop the fields the server owns (status, managedFields, ...) so the diff shows intent only.
+drop the fields the server owns (status, managedFields, ...: deployments/apply.py) so the diff
+shows intent only. Objects are shown as they will be applied: with Kubernaut's labels, pre-deploy
+hooks first. The objects a successful deployment would prune are listed too.
 """
 
 import difflib
@@ -13,12 +15,9 @@ import yaml
 import policies
 from clusters.kube import ClusterClient, ClusterError
 from clusters.models import Namespace
-from deployments import manifests, services
+from deployments import apply, manifests, services
 from releases.models import Release
 from releases.templating import TemplateProblem
-
-# Fields the server writes on every object; they would only add noise to a diff.
-SERVER_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation")
 
 
 @dataclass(frozen=True)
@@ -26,6 +25,7 @@ class ObjectChange:
     name: str  # e.g. "deployment.apps/hello-world"
     is_new: bool
     diff: str  # unified diff of YAML; empty when nothing changes
+    is_hook: bool = False  # a pre-deploy hook, applied and awaited before the rest
 
     @property
     def is_unchanged(self) -> bool:
@@ -51,6 +51,10 @@ class Preview:
     changes: list[ObjectChange] = field(default_factory=list)
     problem: str = ""
     violations: list[policies.Violation] = field(default_factory=list)
+    # What a successful deployment would delete (e.g. "configmap/old-settings"); empty with
+    # `prune_off` when the namespace does not prune.
+    deletions: list[str] = field(default_factory=list)
+    prune_off: bool = False
 
     def refuse(self, violations: list[policies.Violation]) -> "Preview":
         self.violations = violations
@@ -66,8 +70,8 @@ def comparable(obj: dict | None) -> dict | None:
     """The object without what the server owns, for a stable diff."""
     if obj is None:
         return None
-    cleaned = {key: value for key, value in obj.items() if key != "status"}
-    metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in SERVER_METADATA}
+    cleaned = apply.without_server_fields(obj)
+    metadata = cleaned["metadata"]
     annotations = {
         k: v
         for k, v in (metadata.get("annotations") or {}).items()
@@ -88,12 +92,12 @@ def as_yaml(obj: dict | None) -> list[str]:
     return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False).splitlines(keepends=True)
 
 
-def diff_objects(name: str, live: dict | None, planned: dict) -> ObjectChange:
+def diff_objects(name: str, live: dict | None, planned: dict, *, is_hook=False) -> ObjectChange:
     before, after = comparable(live), comparable(planned)
     lines = difflib.unified_diff(
         as_yaml(before), as_yaml(after), fromfile=f"live {name}", tofile=f"new {name}"
     )
-    return ObjectChange(name=name, is_new=live is None, diff="".join(lines))
+    return ObjectChange(name=name, is_new=live is None, diff="".join(lines), is_hook=is_hook)
 
 
 def preview(*, release: Release, namespace: Namespace, extra: dict[str, str]) -> Preview:
@@ -121,18 +125,38 @@ def preview(*, release: Release, namespace: Namespace, extra: dict[str, str]) ->
         violations = services.policy_violations(namespace, rendered.objects, client)
         if violations:
             return result.refuse(violations)
-        for obj in rendered.objects:
+        plan = apply.plan(rendered.objects, service=release.service.name, namespace=namespace.name)
+        for obj in plan.all:
             name = manifests.describe(obj)
             metadata = obj["metadata"]
+            hook = apply.is_hook(obj)
             try:
                 live = client.get(
                     obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace")
                 )
-                planned = client.apply(obj, dry_run=True)
+                if live is not None and apply.is_recreated_hook(obj):
+                    # Deleted and created anew (its pod template cannot change in place).
+                    live, planned = None, obj
+                else:
+                    planned = client.apply(obj, dry_run=True)
             except ClusterError as error:
                 result.problem = f"{name}: {error}"
                 return result
-            result.changes.append(diff_objects(name, live, planned))
+            result.changes.append(diff_objects(name, live, planned, is_hook=hook))
+        if namespace.prune:
+            doomed = apply.prune_candidates(
+                client,
+                service=release.service.name,
+                namespace=namespace.name,
+                keep=plan.all,
+                kinds=apply.applied_kinds(service_id=release.service_id, namespace_id=namespace.pk),
+            )
+            result.deletions = [manifests.describe(obj) for obj in doomed]
+        else:
+            result.prune_off = True
+    except ClusterError as error:
+        result.problem = str(error)
+        return result
     finally:
         client.close()
     return result

@@ -34,6 +34,26 @@ For Jobs, crashes and failed pods are left to the Job's own backoffLimit.
 
 Events (optional) only enrich messages, and tell a missing image apart from a slow registry
 when the pod's own message does not say.
+
+Other kinds (`must_wait_for` says which are followed at all):
+
+- PersistentVolumeClaim: ready once `Bound` (kstatus); `Lost` is a failure (Argo CD).
+- Service: ExternalName, or without a selector (its endpoints are the user's): nothing to wait
+  for. LoadBalancer: an address in `status.loadBalancer.ingress` (Argo CD, krane's "published").
+  Any other with a selector: at least one ready endpoint in its EndpointSlices (krane waits until
+  the selector matches a pod; a ready endpoint says more: selector, ports and a ready pod agree).
+  A Service whose manifest workloads all ask for 0 replicas is not waited for (krane's
+  `exposes_zero_replica_workload?`).
+- Ingress: done once applied, as kstatus has it: many ingress controllers never write an
+  address, so waiting for one would hang (Argo CD waits; we do not).
+- Configuration, RBAC and policy kinds (ConfigMap, Secret, Role, NetworkPolicy, ...), and the
+  kinds that are not rolled out (bare Pods, ReplicaSets, CronJobs): done once applied.
+- Anything else, custom resources above all, by kstatus' generic rules: a controller that has
+  not observed the current generation (`status.observedGeneration`, or a condition's own
+  `observedGeneration`) is still working; `Stalled=True` fails, `Reconciling=True` is
+  progressing; then a `Ready` (else `Available`) condition decides: `True` is ready, anything
+  else keeps waiting and its message explains a timeout. Without either condition the object
+  counts as ready once applied (kstatus' "Current").
 """
 
 from __future__ import annotations
@@ -88,9 +108,77 @@ class Progress:
     message: str  # one line for a person
 
 
+# Done once applied: nothing in their status says more (or they are not rolled out).
+DONE_ONCE_APPLIED_KINDS = frozenset(
+    {
+        ("", "Namespace"), ("", "ConfigMap"), ("", "Secret"), ("", "ServiceAccount"),
+        ("", "LimitRange"), ("", "ResourceQuota"), ("", "PersistentVolume"), ("", "Endpoints"),
+        ("", "Pod"), ("", "ReplicationController"), ("apps", "ReplicaSet"),
+        ("apps", "ControllerRevision"), ("batch", "CronJob"),
+        ("rbac.authorization.k8s.io", "Role"), ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "RoleBinding"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "IngressClass"),
+        ("networking.k8s.io", "NetworkPolicy"), ("discovery.k8s.io", "EndpointSlice"),
+        ("autoscaling", "HorizontalPodAutoscaler"), ("policy", "PodDisruptionBudget"),
+        ("scheduling.k8s.io", "PriorityClass"), ("storage.k8s.io", "StorageClass"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    }
+)  # fmt: skip
+
+# The label EndpointSlices carry to say which Service they belong to.
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
 def is_workload(obj: dict) -> bool:
     """True for the kinds whose rollout `evaluate` can follow."""
     return _group_kind(obj) in WORKLOAD_KINDS
+
+
+def must_wait_for(obj: dict) -> bool:
+    """True when `evaluate` has something to wait for once the object is applied."""
+    group_kind = _group_kind(obj)
+    if group_kind in WORKLOAD_KINDS or group_kind == ("", "PersistentVolumeClaim"):
+        return True
+    if group_kind == ("", "Service"):
+        spec = _dig(obj, "spec") or {}
+        if spec.get("type") == "ExternalName":
+            return False
+        return spec.get("type") == "LoadBalancer" or bool(spec.get("selector"))
+    return bool(group_kind[1]) and group_kind not in DONE_ONCE_APPLIED_KINDS
+
+
+def objects_to_follow(objects: Iterable[dict]) -> list[dict]:
+    """The objects of one manifest whose readiness a deployment waits for, in their order."""
+    objects = _dicts(objects)
+    return [
+        obj
+        for obj in objects
+        if must_wait_for(obj) and not _exposes_only_idle_workloads(obj, objects)
+    ]
+
+
+def kinds_to_watch(followed: Iterable[dict]) -> set[tuple[str, str]]:
+    """(apiVersion, kind) pairs to watch so that `evaluate` sees what it needs."""
+    followed = _dicts(followed)
+    kinds = {(obj["apiVersion"], obj["kind"]) for obj in followed} | {("v1", "Pod")}
+    if any(_group_kind(obj) == ("apps", "Deployment") for obj in followed):
+        kinds.add(("apps/v1", "ReplicaSet"))
+    if any(_group_kind(obj) == ("", "Service") for obj in followed):
+        kinds.add(("discovery.k8s.io/v1", "EndpointSlice"))
+    return kinds
+
+
+def success_sentence(followed: Iterable[dict]) -> str:
+    """The reason a deployment whose followed objects are all ready gives."""
+    followed = _dicts(followed)
+    workloads = [_short_name(obj) for obj in followed if is_workload(obj)]
+    others = [_short_name(obj) for obj in followed if not is_workload(obj)]
+    parts = [f"Rolled out {', '.join(workloads)}." if workloads else ""]
+    parts.append(f"Ready: {', '.join(others)}." if others else "")
+    return " ".join(part for part in parts if part)
 
 
 def evaluate(
@@ -99,6 +187,7 @@ def evaluate(
     events: Iterable[dict] = (),
     *,
     current_pod_template_hash: str | None = None,
+    endpoint_slices: Iterable[dict] = (),
 ) -> Progress:
     """The rollout state of the live workload `obj`, given its pods and recent events.
 
@@ -107,8 +196,16 @@ def evaluate(
     `new_replicaset_hash`), for a StatefulSet or DaemonSet with `controller-revision-hash`.
     A StatefulSet's own `status.updateRevision` is used when no hash is given. Without a
     hash, every pod that is not terminating counts.
+    For a Service, `endpoint_slices` are the namespace's EndpointSlices (only its own count).
     """
     try:
+        group_kind = _group_kind(obj)
+        if group_kind == ("", "Service"):
+            return _service(obj, _dicts(endpoint_slices))
+        if group_kind == ("", "PersistentVolumeClaim"):
+            return _pvc(obj, _dicts(events))
+        if group_kind not in WORKLOAD_KINDS and must_wait_for(obj):
+            return _by_conditions(obj)
         return _evaluate(obj, _dicts(pods), _dicts(events), current_pod_template_hash)
     except Exception as error:
         # A malformed object must not crash the worker; it keeps waiting until its timeout.
@@ -347,6 +444,137 @@ def _job(obj: dict, pods: list[dict], events: list[dict]) -> Progress:
         stage += " (job is suspended)"
     hint = _hint(pods, events, None, None, None)
     return Progress(PROGRESSING, ready, desired, _join(f"{name}: {stage}", hint, "; "))
+
+
+# --- other kinds ----------------------------------------------------------------------------
+
+
+def _pvc(obj: dict, events: list[dict]) -> Progress:
+    name = _display_name(obj)
+    phase = _text(_dig(obj, "status", "phase")) or "Pending"
+    if phase == "Bound":
+        volume = _text(_dig(obj, "spec", "volumeName"))
+        return Progress(SUCCEEDED, 1, 1, _join(f"{name}: bound", f"to volume {volume}", " "))
+    if phase == "Lost":
+        return Progress(FAILED, 0, 1, f"{name}: lost its volume {_dig(obj, 'spec', 'volumeName')}")
+    # e.g. ProvisioningFailed, or WaitForFirstConsumer until a pod uses the claim.
+    why = _latest_event_about(events, obj)
+    return Progress(PROGRESSING, 0, 1, _join(f"{name}: {phase.lower()}, not bound yet", why, "; "))
+
+
+def _service(obj: dict, endpoint_slices: list[dict]) -> Progress:
+    name = _display_name(obj)
+    spec = _dig(obj, "spec") or {}
+    if spec.get("type") == "LoadBalancer":
+        ingress = _dicts(_dig(obj, "status", "loadBalancer", "ingress"))
+        addresses = [_text(i.get("ip") or i.get("hostname")) for i in ingress]
+        if any(addresses):
+            return Progress(SUCCEEDED, 1, 1, f"{name}: load balancer at {', '.join(addresses)}")
+        return Progress(PROGRESSING, 0, 1, f"{name}: waiting for the load balancer's address")
+    selector = spec.get("selector")
+    if not isinstance(selector, dict) or not selector:
+        return Progress(SUCCEEDED, 0, 0, f"{name}: no selector, nothing to wait for")
+    service_name = _dig(obj, "metadata", "name")
+    # Pods that publish while not ready are what the Service sends traffic to.
+    any_will_do = spec.get("publishNotReadyAddresses") is True
+    ready = not_ready = 0
+    for endpoint_slice in endpoint_slices:
+        if _dig(endpoint_slice, "metadata", "labels", SERVICE_NAME_LABEL) != service_name:
+            continue
+        for endpoint in _dicts(endpoint_slice.get("endpoints")):
+            # The API: a missing `ready` means unknown, which consumers take as ready.
+            if any_will_do or _dig(endpoint, "conditions", "ready") is not False:
+                ready += 1
+            else:
+                not_ready += 1
+    if ready:
+        return Progress(SUCCEEDED, 1, 1, f"{name}: {ready} ready endpoint{'s' * (ready > 1)}")
+    shown = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+    if not_ready:
+        stage = f"{not_ready} endpoint{'s' * (not_ready > 1)}, none ready yet"
+    else:
+        stage = f"no ready endpoint yet: no ready pod matches its selector {shown}"
+    return Progress(PROGRESSING, 0, 1, f"{name}: {stage}")
+
+
+def _by_conditions(obj: dict) -> Progress:
+    """kstatus' generic rules, then the Ready (or Available) condition."""
+    name = _display_name(obj)
+    if _dig(obj, "metadata", "deletionTimestamp"):
+        return Progress(PROGRESSING, 0, 1, f"{name}: being deleted")
+    generation = _int(_dig(obj, "metadata", "generation"), -1)
+    observed = _int(_dig(obj, "status", "observedGeneration"), -1)
+    if observed >= 0 and generation >= 0 and observed < generation:
+        return Progress(
+            PROGRESSING, 0, 1,
+            f"{name}: waiting for its controller to observe generation {generation} "
+            f"(it has seen {observed})",
+        )  # fmt: skip
+    stalled = _condition(obj, "Stalled")
+    if stalled and stalled.get("status") == "True":
+        return Progress(FAILED, 0, 1, _join(f"{name} is stalled", _condition_text(stalled)))
+    reconciling = _condition(obj, "Reconciling")
+    if reconciling and reconciling.get("status") == "True":
+        return Progress(
+            PROGRESSING, 0, 1, _join(f"{name}: reconciling", _condition_text(reconciling))
+        )
+    for condition_type in ("Ready", "Available"):
+        condition = _condition(obj, condition_type)
+        if not condition:
+            continue
+        seen = _int(condition.get("observedGeneration"), -1)
+        if seen >= 0 and generation >= 0 and seen < generation:
+            return Progress(
+                PROGRESSING, 0, 1,
+                f"{name}: {condition_type} describes generation {seen}, not {generation} yet",
+            )  # fmt: skip
+        if condition.get("status") == "True":
+            return Progress(SUCCEEDED, 1, 1, f"{name}: {condition_type}")
+        status = _text(condition.get("status")) or "Unknown"
+        return Progress(
+            PROGRESSING, 0, 1,
+            _join(f"{name}: {condition_type} is {status}", _condition_text(condition)),
+        )  # fmt: skip
+    return Progress(SUCCEEDED, 0, 0, f"{name}: no Ready or Available condition to wait for")
+
+
+def _condition_text(condition: dict) -> str:
+    reason, message = _text(condition.get("reason")), _text(condition.get("message"))
+    return _join(reason, message) if reason else message
+
+
+def _exposes_only_idle_workloads(obj: dict, objects: list[dict]) -> bool:
+    """A Service whose selector matches only workloads of the manifest set to 0 replicas."""
+    if _group_kind(obj) != ("", "Service"):
+        return False
+    selector = _dig(obj, "spec", "selector")
+    if not isinstance(selector, dict) or not selector:
+        return False
+    replicas = []
+    for other in objects:
+        if _group_kind(other) not in (("apps", "Deployment"), ("apps", "StatefulSet")):
+            continue
+        labels = _dig(other, "spec", "template", "metadata", "labels") or {}
+        if isinstance(labels, dict) and all(labels.get(k) == v for k, v in selector.items()):
+            replicas.append(_int(_dig(other, "spec", "replicas"), 1))
+    return bool(replicas) and not any(replicas)
+
+
+def _latest_event_about(events: list[dict], obj: dict) -> str:
+    """The newest event message about the object itself (any kind), e.g. ProvisioningFailed."""
+    name, kind = _dig(obj, "metadata", "name"), _dig(obj, "kind")
+    newest: tuple[datetime, int, str] | None = None
+    for position, event in enumerate(events):
+        involved = event.get("involvedObject") or event.get("regarding") or {}
+        if not isinstance(involved, dict):
+            continue
+        if involved.get("kind") != kind or involved.get("name") != name:
+            continue
+        message = _text(event.get("message") or event.get("note"))
+        key = (_event_time(event), position, message)
+        if message and (newest is None or key[:2] > newest[:2]):
+            newest = key
+    return newest[2] if newest else ""
 
 
 # --- pods -----------------------------------------------------------------------------------
@@ -644,6 +872,11 @@ def _group_kind(obj: Any) -> tuple[str, str]:
     group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
     kind = _dig(obj, "kind")
     return group, kind if isinstance(kind, str) else ""
+
+
+def _short_name(obj: Any) -> str:
+    """kind/name, as the success sentence has always named objects: deployment/hello-world."""
+    return f"{(_dig(obj, 'kind') or 'object').lower()}/{_dig(obj, 'metadata', 'name') or '?'}"
 
 
 def _display_name(obj: Any) -> str:

@@ -20,7 +20,7 @@ from django.utils import timezone
 import policies
 from clusters import registry
 from clusters.kube import ClusterClient, ClusterError
-from deployments import rollout, services
+from deployments import apply, rollout, services
 from deployments.manifests import checked_objects_to_apply, describe, objects_to_apply
 from deployments.models import Deployment
 from releases.templating import TemplateProblem
@@ -172,12 +172,48 @@ class Rollout:
             refused = self.refused_by_policy(objects, client)
             if refused:
                 return Status.FAILED, refused
-            applied = [self.apply(client, obj) for obj in objects]
+            plan = apply.plan(
+                objects,
+                service=self.deployment.service.name,
+                namespace=self.namespace,
+                deployment_id=self.deployment.pk,
+            )
+            applied = []
+            for hook in plan.hooks:
+                apply.clear_previous_hook(client, hook, self.deployment.log)
+                applied.append(self.apply(client, hook))
+            awaited = [Followed(obj) for obj in rollout.objects_to_follow(plan.hooks)]
+            if awaited:
+                Deployment.objects.filter(pk=self.deployment.pk).update(applied_objects=applied)
+                status, reason = self.follow(client, awaited)
+                if status != Status.SUCCEEDED:
+                    return status, apply.hook_failure_reason(
+                        client, self.namespace, [w.obj for w in awaited],
+                        "failed" if status == Status.FAILED else "did not finish", reason,
+                    )  # fmt: skip
+            applied += [self.apply(client, obj) for obj in plan.objects]
             Deployment.objects.filter(pk=self.deployment.pk).update(applied_objects=applied)
-            workloads = [Followed(obj) for obj in objects if rollout.is_workload(obj)]
-            if not workloads:
-                return Status.SUCCEEDED, f"Applied {len(objects)} objects; none needs a rollout."
-            return self.follow(client, workloads)
+            followed = [Followed(obj) for obj in rollout.objects_to_follow(plan.objects)]
+            if followed:
+                status, reason = self.follow(client, followed)
+            else:
+                status = Status.SUCCEEDED
+                reason = f"Applied {len(applied)} objects; none needs a rollout."
+            if status == Status.SUCCEEDED and self.deployment.namespace.prune:
+                # Only after a successful rollout: a failed one leaves the old objects serving.
+                pruned = apply.prune(
+                    client,
+                    service=self.deployment.service.name,
+                    namespace=self.namespace,
+                    keep=plan.all,
+                    kinds=apply.applied_kinds(
+                        service_id=self.deployment.service_id,
+                        namespace_id=self.deployment.namespace_id,
+                    ),
+                    log=self.deployment.log,
+                )
+                reason = f"{reason} {pruned}".strip()
+            return status, reason
         finally:
             client.close()
 
@@ -206,7 +242,7 @@ class Rollout:
             ) from None
         if before is None:
             action = "created"
-        elif desired_state(before) == desired_state(after):
+        elif apply.without_server_fields(before) == apply.without_server_fields(after):
             action = "unchanged"
         else:
             action = "configured"
@@ -220,9 +256,7 @@ class Rollout:
         }
 
     def follow(self, client: ClusterClient, workloads: list[Followed]) -> tuple[str, str]:
-        kinds = {(w.obj["apiVersion"], w.obj["kind"]) for w in workloads} | {("v1", "Pod")}
-        if any(w.obj["kind"] == "Deployment" for w in workloads):
-            kinds.add(("apps/v1", "ReplicaSet"))
+        kinds = rollout.kinds_to_watch(w.obj for w in workloads)
         events: queue.Queue = queue.Queue()
         stop = threading.Event()
         for api_version, kind in kinds:
@@ -268,6 +302,7 @@ class Rollout:
                 current_pod_template_hash=rollout.new_replicaset_hash(obj, replica_sets)
                 if kind == "Deployment"
                 else None,
+                endpoint_slices=live.get("EndpointSlice", {}).values(),
             )
             if progress != workload.progress:
                 changed = True
@@ -286,6 +321,7 @@ class Rollout:
                         "state": w.progress.state if w.progress else "progressing",
                     }
                     for w in workloads
+                    if rollout.is_workload(w.obj)  # progress bars: replicas of workloads
                 ]
             )
         states = [w.progress.state if w.progress else "progressing" for w in workloads]
@@ -293,8 +329,7 @@ class Rollout:
         if failed:
             return Status.FAILED, failed[0].progress.message
         if all(state == "succeeded" for state in states):
-            names = ", ".join(f"{w.key[0].lower()}/{w.key[1]}" for w in workloads)
-            return Status.SUCCEEDED, f"Rolled out {names}."
+            return Status.SUCCEEDED, rollout.success_sentence(w.obj for w in workloads)
         return None
 
     def timeout_reason(self, workloads: list[Followed]) -> str:
@@ -361,16 +396,6 @@ class WatchThread(threading.Thread):
                     self.events.put((self.kind, "ERROR", error))
                     return
                 time.sleep(min(2**failures, 10))
-
-
-def desired_state(obj: dict) -> dict:
-    """An object without what the cluster changes on its own (status, versions, bookkeeping)."""
-    metadata = {
-        key: value
-        for key, value in obj.get("metadata", {}).items()
-        if key not in ("resourceVersion", "managedFields", "generation")
-    }
-    return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": metadata}
 
 
 def apply_event(objects: dict[str, dict], event_type: str, payload) -> None:

@@ -86,7 +86,7 @@ def test_good_release_rolls_out(target, alice):
         {"kind": "Deployment", "name": "hello-world", "ready": 2, "desired": 2,
          "state": "succeeded"}
     ]  # fmt: skip
-    assert deployment.reason == "Rolled out deployment/hello-world."
+    assert deployment.reason == "Rolled out deployment/hello-world. Ready: service/hello-world."
     assert deployment.finished_at and deployment.started_at
 
 

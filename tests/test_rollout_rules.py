@@ -15,7 +15,11 @@ from deployments.rollout import (
     Progress,
     evaluate,
     is_workload,
+    kinds_to_watch,
+    must_wait_for,
     new_replicaset_hash,
+    objects_to_follow,
+    success_sentence,
 )
 
 NEW_HASH = "7c9f8d6b5"
@@ -909,3 +913,203 @@ def test_evaluate_does_not_modify_its_input():
     before = copy.deepcopy((obj, pods))
     evaluate(obj, pods)
     assert (obj, pods) == before
+
+
+# --- readiness beyond workloads: PVCs, Services, custom resources -----------------------------
+
+
+def custom(*conditions, generation=3, observed=3, status=True, **metadata):
+    """A custom resource (say, a cert-manager Certificate) as its controller reports it."""
+    obj = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": "shop-tls", "namespace": "default", "generation": generation,
+                     **metadata},
+        "spec": {"secretName": "shop-tls", "dnsNames": ["shop.example.com"]},
+    }  # fmt: skip
+    if status:
+        obj["status"] = {"conditions": list(conditions)}
+        if observed is not None:
+            obj["status"]["observedGeneration"] = observed
+    return obj
+
+
+def condition(type_, status, reason="", message="", **extra):
+    return {"type": type_, "status": status, "reason": reason, "message": message, **extra}
+
+
+@pytest.mark.parametrize(
+    ("obj", "state", "message"),
+    [
+        (custom(condition("Ready", "True", "Ready", "Certificate is up to date")), SUCCEEDED,
+         "certificate.cert-manager.io/shop-tls: Ready"),
+        (custom(condition("Ready", "False", "Pending", "Issuing certificate as Secret does not "
+                          "exist")), PROGRESSING,
+         "certificate.cert-manager.io/shop-tls: Ready is False: Pending: Issuing certificate as "
+         "Secret does not exist"),
+        (custom(condition("Ready", "Unknown")), PROGRESSING,
+         "certificate.cert-manager.io/shop-tls: Ready is Unknown"),
+        # kstatus: a status written for an older spec says nothing about this one.
+        (custom(condition("Ready", "True"), generation=4, observed=3), PROGRESSING,
+         "certificate.cert-manager.io/shop-tls: waiting for its controller to observe generation "
+         "4 (it has seen 3)"),
+        (custom(condition("Ready", "True", observedGeneration=2), observed=None), PROGRESSING,
+         "certificate.cert-manager.io/shop-tls: Ready describes generation 2, not 3 yet"),
+        # kstatus' abnormal-true conditions.
+        (custom(condition("Stalled", "True", "InvalidSpec", "dnsNames is empty"),
+                condition("Ready", "False")), FAILED,
+         "certificate.cert-manager.io/shop-tls is stalled: InvalidSpec: dnsNames is empty"),
+        (custom(condition("Reconciling", "True", "Progressing", "issuing"),
+                condition("Ready", "True")), PROGRESSING,
+         "certificate.cert-manager.io/shop-tls: reconciling: Progressing: issuing"),
+        # Available stands in when there is no Ready.
+        (custom(condition("Available", "False", "", "0 of 1 replicas up")), PROGRESSING,
+         "certificate.cert-manager.io/shop-tls: Available is False: 0 of 1 replicas up"),
+        (custom(condition("Available", "True")), SUCCEEDED,
+         "certificate.cert-manager.io/shop-tls: Available"),
+        # kstatus' "Current": nothing in the status to wait for.
+        (custom(), SUCCEEDED,
+         "certificate.cert-manager.io/shop-tls: no Ready or Available condition to wait for"),
+        (custom(status=False), SUCCEEDED,
+         "certificate.cert-manager.io/shop-tls: no Ready or Available condition to wait for"),
+        (custom(condition("Ready", "True"), deletionTimestamp="2026-01-01T00:00:00Z"),
+         PROGRESSING, "certificate.cert-manager.io/shop-tls: being deleted"),
+    ],
+)  # fmt: skip
+def test_custom_resources_follow_their_status_conditions(obj, state, message):
+    progress = evaluate(obj, [])
+    assert (progress.state, progress.message) == (state, message)
+
+
+def test_a_custom_resource_that_stays_not_ready_explains_the_timeout():
+    # The runner's timeout reason is the last progress message of what did not get ready.
+    stuck = custom(condition("Ready", "False", "DoesNotExist", 'Issuer "letsencrypt" not found'))
+    assert must_wait_for(stuck)
+    assert evaluate(stuck, []).message.endswith('DoesNotExist: Issuer "letsencrypt" not found')
+
+
+def claim(phase, events=()):
+    obj = {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data", "namespace": "default"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "volumeName": "pvc-1234"},
+        "status": {"phase": phase},
+    }  # fmt: skip
+    return evaluate(obj, [], list(events))
+
+
+def test_a_claim_is_ready_once_bound():
+    assert claim("Bound") == Progress(
+        SUCCEEDED, 1, 1, "persistentvolumeclaim/data: bound to volume pvc-1234"
+    )
+
+
+def test_a_pending_claim_says_why_from_its_events():
+    event = {
+        "involvedObject": {"kind": "PersistentVolumeClaim", "name": "data"},
+        "reason": "ProvisioningFailed", "type": "Warning",
+        "message": 'storageclass.storage.k8s.io "fast" not found',
+    }  # fmt: skip
+    progress = claim("Pending", [event])
+    assert progress.state == PROGRESSING
+    assert progress.message == (
+        'persistentvolumeclaim/data: pending, not bound yet; storageclass.storage.k8s.io "fast" '
+        "not found"
+    )
+
+
+def test_a_lost_claim_fails():
+    assert claim("Lost").state == FAILED
+
+
+def service(**spec):
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "shop", "namespace": "default"},
+        "spec": {"ports": [{"port": 80}], **spec},
+        "status": {"loadBalancer": {}},
+    }  # fmt: skip
+
+
+def endpoint_slice(service_name, *ready):
+    return {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": f"{service_name}-abcde",
+                     "labels": {"kubernetes.io/service-name": service_name}},
+        "endpoints": [{"addresses": [f"10.244.0.{i}"], "conditions": {"ready": r}}
+                      for i, r in enumerate(ready)],
+    }  # fmt: skip
+
+
+def test_a_service_is_ready_with_one_ready_endpoint_of_its_own():
+    slices = [endpoint_slice("other", True), endpoint_slice("shop", False, True)]
+    progress = evaluate(service(selector={"app": "shop"}), [], endpoint_slices=slices)
+    assert progress == Progress(SUCCEEDED, 1, 1, "service/shop: 1 ready endpoint")
+
+
+def test_a_service_waits_while_its_endpoints_are_not_ready():
+    slices = [endpoint_slice("other", True), endpoint_slice("shop", False, False)]
+    progress = evaluate(service(selector={"app": "shop"}), [], endpoint_slices=slices)
+    assert progress == Progress(PROGRESSING, 0, 1, "service/shop: 2 endpoints, none ready yet")
+
+
+def test_a_service_publishing_not_ready_addresses_takes_any_endpoint():
+    obj = service(selector={"app": "shop"}, publishNotReadyAddresses=True)
+    assert evaluate(obj, [], endpoint_slices=[endpoint_slice("shop", False)]).state == SUCCEEDED
+
+
+def test_a_load_balancer_waits_for_its_address():
+    obj = service(type="LoadBalancer", selector={"app": "shop"})
+    waiting = evaluate(obj, [], endpoint_slices=[endpoint_slice("shop", True)])
+    assert waiting.message == "service/shop: waiting for the load balancer's address"
+    obj["status"] = {"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}]}}
+    assert evaluate(obj, []).message == "service/shop: load balancer at lb.example.com"
+
+
+@pytest.mark.parametrize(
+    ("obj", "waits"),
+    [
+        (service(selector={"app": "shop"}), True),
+        (service(type="LoadBalancer"), True),
+        (service(), False),  # no selector: its endpoints are the user's
+        (service(type="ExternalName", externalName="db.example.com"), False),
+        ({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "d"}}, True),
+        ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}, False),
+        ({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i"}},
+         False),  # kstatus: done once applied; many controllers never write an address
+        ({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"}}, False),
+        (custom(), True),
+    ],
+)  # fmt: skip
+def test_must_wait_for(obj, waits):
+    assert must_wait_for(obj) is waits
+
+
+def test_a_service_of_workloads_scaled_to_zero_is_not_waited_for():
+    idle = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "shop"},
+        "spec": {"replicas": 0, "template": {"metadata": {"labels": {"app": "shop", "v": "1"}}}},
+    }  # fmt: skip
+    busy = copy.deepcopy(idle)
+    busy["spec"]["replicas"] = 2
+    svc = service(selector={"app": "shop"})
+    assert objects_to_follow([svc, idle]) == [idle]
+    assert objects_to_follow([svc, busy]) == [svc, busy]
+    assert objects_to_follow([svc]) == [svc]  # selects pods from elsewhere: wait for them
+
+
+def test_kinds_to_watch_include_what_the_rules_read():
+    svc = service(selector={"app": "shop"})
+    assert kinds_to_watch([svc, custom()]) == {
+        ("v1", "Service"), ("cert-manager.io/v1", "Certificate"), ("v1", "Pod"),
+        ("discovery.k8s.io/v1", "EndpointSlice"),
+    }  # fmt: skip
+
+
+def test_success_sentence_names_workloads_then_the_rest():
+    deployment_obj = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"}}
+    assert success_sentence([deployment_obj]) == "Rolled out deployment/a."
+    assert success_sentence([service(), deployment_obj]) == (
+        "Rolled out deployment/a. Ready: service/shop."
+    )
+    assert success_sentence([service()]) == "Ready: service/shop."
