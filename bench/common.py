@@ -5,21 +5,26 @@ with `manage.py seed_bench` first). The load comes from threads of this process,
 keep-alive connection, so client and server share the machine's cores: figures are conservative.
 """
 
+import contextlib
 import http.client
 import os
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
+sys.path.insert(0, str(ROOT / "dev"))
+import postgres  # noqa: E402  (dev/postgres.py)
 
 
 def free_port() -> int:
@@ -145,3 +150,33 @@ def load(
     for thread in threads:
         thread.join()
     return Result(name, concurrency, latencies, time.perf_counter() - started, errors[0])
+
+
+@dataclass
+class Throwaway:
+    server_dir: Path  # the PostgreSQL server's folder (for dev/postgres.py)
+    gunicorn: Gunicorn
+    token: str  # an API token of the superuser `admin`
+
+
+@contextlib.contextmanager
+def throwaway_kubernaut(name: str, *, durable: bool = True) -> Iterator[Throwaway]:
+    """A PostgreSQL of its own in var/ (fsync off unless `durable`), migrated, with an admin and a
+    token, and gunicorn serving it (4 workers x 2 threads); all removed afterwards."""
+    (ROOT / "var").mkdir(exist_ok=True)
+    server_dir = Path(tempfile.mkdtemp(prefix=f"{name}-postgres-", dir=ROOT / "var"))
+    gunicorn = None
+    try:
+        os.environ["DATABASE_URL"] = postgres.start(server_dir, fast=not durable)
+        manage("migrate", "--no-input", "-v", "0")
+        os.environ["KUBERNAUT_ADMIN_PASSWORD"] = f"{name}-bench-password"
+        manage("ensure_admin")
+        token = manage("create_api_token", "admin", "--name", name).split()[-1]
+        gunicorn = Gunicorn(workers=4, threads=2)
+        yield Throwaway(server_dir, gunicorn, token)
+    finally:
+        if gunicorn is not None:
+            gunicorn.stop()
+        postgres.stop(server_dir)
+        shutil.rmtree(postgres.reachable_dir(server_dir), ignore_errors=True)
+        shutil.rmtree(server_dir, ignore_errors=True)

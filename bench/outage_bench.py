@@ -13,20 +13,15 @@ import argparse
 import collections
 import http.client
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "dev"))
 sys.path.insert(0, str(ROOT / "bench"))
-import postgres  # noqa: E402  (dev/postgres.py)
-from common import Gunicorn, manage  # noqa: E402
+from common import manage, postgres, throwaway_kubernaut  # noqa: E402
 
 TEMPLATE = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ service }}\n"
 
@@ -50,16 +45,8 @@ def main() -> None:
     parser.add_argument("--restart-at", type=float, default=10)
     args = parser.parse_args()
 
-    (ROOT / "var").mkdir(exist_ok=True)
-    server_dir = Path(tempfile.mkdtemp(prefix="outage-postgres-", dir=ROOT / "var"))
-    gunicorn = None
-    try:
-        os.environ["DATABASE_URL"] = postgres.start(server_dir)
-        manage("migrate", "--no-input", "-v", "0")
-        os.environ["KUBERNAUT_ADMIN_PASSWORD"] = "outage-bench-password"  # noqa: S105
-        manage("ensure_admin")
-        token = manage("create_api_token", "admin", "--name", "outage-bench").split()[-1]
-        gunicorn = Gunicorn(workers=4, threads=2)
+    with throwaway_kubernaut("outage", durable=True) as server:
+        gunicorn, token = server.gunicorn, server.token
 
         statuses: collections.Counter = collections.Counter()
         not_json: list[str] = []
@@ -103,7 +90,7 @@ def main() -> None:
         for thread in threads:
             thread.start()
         time.sleep(args.restart_at)  # the load runs meanwhile; this is the experiment's schedule
-        restart_seconds = restart_postgres(server_dir)
+        restart_seconds = restart_postgres(server.server_dir)
         for thread in threads:
             thread.join()
 
@@ -126,12 +113,6 @@ def main() -> None:
               f"{len(acknowledged) - len(lost)}; lost: {len(lost)}")  # fmt: skip
         print(f"rows stored but not acknowledged (the client saw an error): "
               f"{len(stored - set(acknowledged))}")  # fmt: skip
-    finally:
-        if gunicorn is not None:
-            gunicorn.stop()
-        postgres.stop(server_dir)
-        shutil.rmtree(postgres.reachable_dir(server_dir), ignore_errors=True)
-        shutil.rmtree(server_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

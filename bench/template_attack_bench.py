@@ -14,20 +14,15 @@ import argparse
 import collections
 import http.client
 import json
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "dev"))
 sys.path.insert(0, str(ROOT / "bench"))
-import postgres  # noqa: E402  (dev/postgres.py)
-from common import Gunicorn, manage  # noqa: E402
+from common import Gunicorn, manage, throwaway_kubernaut  # noqa: E402
 
 ATTACKS = [
     "{{ lipsum(10**5) }}",
@@ -75,16 +70,8 @@ def main() -> None:
     parser.add_argument("--attackers", type=int, default=3)
     args = parser.parse_args()
 
-    (ROOT / "var").mkdir(exist_ok=True)
-    server_dir = Path(tempfile.mkdtemp(prefix="attack-postgres-", dir=ROOT / "var"))
-    gunicorn = None
-    try:
-        os.environ["DATABASE_URL"] = postgres.start(server_dir, fast=True)
-        manage("migrate", "--no-input", "-v", "0")
-        os.environ["KUBERNAUT_ADMIN_PASSWORD"] = "attack-bench-password"  # noqa: S105
-        manage("ensure_admin")
-        token = manage("create_api_token", "admin", "--name", "attack-bench").split()[-1]
-        gunicorn = Gunicorn(workers=4, threads=2)
+    with throwaway_kubernaut("attack", durable=False) as server:
+        gunicorn, token = server.gunicorn, server.token
         workers_before = gunicorn_workers(gunicorn)
 
         baseline = read_latencies(gunicorn.port, token, args.seconds)
@@ -123,12 +110,6 @@ def main() -> None:
               f"{max(attack_ms):.0f} ms, median {statistics.median(attack_ms):.0f} ms")  # fmt: skip
         print(f"gunicorn workers before {workers_before}, after {gunicorn_workers(gunicorn)}; "
               f"stored attack releases: {stored_attacks()}")  # fmt: skip
-    finally:
-        if gunicorn is not None:
-            gunicorn.stop()
-        postgres.stop(server_dir)
-        shutil.rmtree(postgres.reachable_dir(server_dir), ignore_errors=True)
-        shutil.rmtree(server_dir, ignore_errors=True)
 
 
 def gunicorn_workers(gunicorn: Gunicorn) -> list[int]:
