@@ -154,6 +154,13 @@ class Namespace(SoftDeleteModel):
         help_text="Images must come from these registries, one per line: host[:port][/path] "
         "(registry.example.com, ghcr.io/acme; docker.io for Docker Hub). Empty: any registry",
     )
+    rollback_on_failure = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="When a deployment here fails or times out, deploy again at once the last "
+        "release of that service that succeeded here, with the attributes it was deployed with. "
+        "A failed rollback does not start another",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta(SoftDeleteModel.Meta):
