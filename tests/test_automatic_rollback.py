@@ -250,3 +250,27 @@ def test_deploy_wait_says_a_rollback_was_started_end_to_end(cli, target, worker)
         time.sleep(0.2)
         back.refresh_from_db()
     assert back.status == Status.SUCCEEDED, log_of(back)
+
+
+def test_the_api_and_the_pages_link_both_ways(rolling_back, alice, alice_api, client):
+    deploy_inline(rolling_back, alice, "1.0.1")
+    failed = deploy_inline(rolling_back, alice, "1.0.2", **MISSING_IMAGE)
+    back = failed.rolled_back_by
+
+    shown = alice_api.get(f"/api/deployments/{failed.pk}").json()
+    assert (shown["rollback_of"], shown["rolled_back_by"]) == (None, back.pk)
+    assert shown["reason"].startswith("1.0.1 still serves 2 of 2 pods; 1 new pod fails: image")
+    shown = alice_api.get(f"/api/deployments/{back.pk}").json()
+    assert (shown["rollback_of"], shown["rolled_back_by"]) == (failed.pk, None)
+    rows = {row["id"]: row for row in alice_api.get("/api/deployments").json()["results"]}
+    assert (rows[failed.pk]["rolled_back_by"], rows[back.pk]["rollback_of"]) == (back.pk, failed.pk)
+
+    client.force_login(alice)
+    page = client.get(f"/deployments/{failed.pk}/").content.decode()
+    assert f'An automatic rollback was started: <a href="/deployments/{back.pk}/">' in page
+    assert "1.0.1 still serves 2 of 2 pods" in page
+    page = client.get(f"/deployments/{back.pk}/").content.decode()
+    assert "<strong>automatic rollback</strong> of the failed" in page
+    assert f'<a href="/deployments/{failed.pk}/" class="rollback-of">#{failed.pk}</a>' in page
+    progress = client.get(f"/deployments/{failed.pk}/progress").content.decode()
+    assert f"deployment #{back.pk}</a> (pending)" in progress
