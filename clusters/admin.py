@@ -125,8 +125,8 @@ class NamespaceForm(forms.ModelForm):
     class Meta:
         model = Namespace
         fields = [
-            "cluster", "name", "attributes", "pod_security", "allow_cluster_scoped",
-            "allowed_kinds", "denied_kinds", "allowed_registries", "prune",
+            "cluster", "name", "attributes", "rollback_on_failure", "prune", "pod_security",
+            "allow_cluster_scoped", "allowed_kinds", "denied_kinds", "allowed_registries",
         ]  # fmt: skip
         field_classes = {"attributes": RedisplayableJSONField}
 
@@ -152,9 +152,9 @@ class NamespaceForm(forms.ModelForm):
 @admin.register(Namespace)
 class NamespaceAdmin(SoftDeleteAdmin):
     form = NamespaceForm
-    list_display = ["name", "cluster", "pod_security", "allow_cluster_scoped", "created_at",
-                    "deleted_at"]  # fmt: skip
-    list_filter = [DeletedFilter, "cluster", "pod_security"]
+    list_display = ["name", "cluster", "pod_security", "allow_cluster_scoped",
+                    "rollback_on_failure", "created_at", "deleted_at"]  # fmt: skip
+    list_filter = [DeletedFilter, "cluster", "pod_security", "rollback_on_failure"]
     fieldsets = [
         (None, {"fields": ["cluster", "name", "attributes"]}),
         (
@@ -170,7 +170,7 @@ class NamespaceAdmin(SoftDeleteAdmin):
             "Deployments",
             {
                 "description": "What a deployment here does besides applying its manifest.",
-                "fields": ["prune"],
+                "fields": ["prune", "rollback_on_failure"],
             },
         ),
     ]  # fmt: skip

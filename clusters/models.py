@@ -161,6 +161,13 @@ class Namespace(SoftDeleteModel):
         "service here that its manifest no longer has (never Namespaces, CRDs or volume "
         "claims). Turn off to leave them for someone to remove by hand",
     )
+    rollback_on_failure = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="When a deployment here fails or times out, deploy again at once the last "
+        "release of that service that succeeded here, with the attributes it was deployed with. "
+        "A failed rollback does not start another",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta(SoftDeleteModel.Meta):

@@ -27,7 +27,7 @@ from kubernaut.api import PAGE_PARAMETERS, PolicyViolation, page_of_rows, pagina
 from kubernaut.schema import error_response
 from releases.templating import TemplateProblem
 
-RELATED = ("release", "service", "namespace__cluster", "created_by")
+RELATED = ("release", "service", "namespace__cluster", "created_by", "rolled_back_by")
 MANIFEST_REFUSED = OpenApiResponse(
     ManifestErrorSerializer,
     description="The request is invalid, the manifest cannot be rendered or fails the "

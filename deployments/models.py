@@ -58,6 +58,16 @@ class Deployment(SoftDeleteModel):
     redeploy_of = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # One-to-one: a failed deployment starts at most one automatic rollback
+    # (deployments/rollback.py), which the unique index guarantees even on a repeated delivery.
+    rollback_of = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rolled_back_by",
+        help_text="The failed deployment this one rolls back automatically",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

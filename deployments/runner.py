@@ -20,7 +20,8 @@ from django.utils import timezone
 import policies
 from clusters import registry
 from clusters.kube import ClusterClient, ClusterError
-from deployments import apply, rollout, services
+from deployments import apply, rollback, rollout, services
+from deployments import live as live_state
 from deployments.manifests import checked_objects_to_apply, describe, objects_to_apply
 from deployments.models import Deployment
 from releases.templating import TemplateProblem
@@ -128,6 +129,8 @@ def finish(deployment: Deployment, status: str, reason: str) -> None:
     if updated:
         level = "info" if status == Status.SUCCEEDED else "error"
         deployment.log(f"{Status(status).label.capitalize()}: {reason}", level)
+        if status in (Status.FAILED, Status.TIMED_OUT):
+            rollback.after_failure(deployment)
 
 
 @dataclass
@@ -266,7 +269,7 @@ class Rollout:
             while True:
                 remaining = self.deadline - time.time()
                 if remaining <= 0:
-                    return Status.TIMED_OUT, self.timeout_reason(workloads)
+                    return Status.TIMED_OUT, self.timeout_reason(workloads, live)
                 try:
                     item = events.get(timeout=remaining)
                 except queue.Empty:
@@ -327,17 +330,30 @@ class Rollout:
         states = [w.progress.state if w.progress else "progressing" for w in workloads]
         failed = [w for w in workloads if w.progress and w.progress.state == "failed"]
         if failed:
-            return Status.FAILED, failed[0].progress.message
+            return Status.FAILED, self.live_reason(failed[0], live, failed[0].progress.message)
         if all(state == "succeeded" for state in states):
             return Status.SUCCEEDED, rollout.success_sentence(w.obj for w in workloads)
         return None
 
-    def timeout_reason(self, workloads: list[Followed]) -> str:
+    def timeout_reason(self, workloads: list[Followed], live: dict) -> str:
         waiting = [w for w in workloads if not w.progress or w.progress.state != "succeeded"]
         detail = "; ".join(
-            w.progress.message if w.progress else f"{w.key[1]}: not seen yet" for w in waiting
-        )
+            self.live_reason(w, live, w.progress.message) if w.progress
+            else f"{w.key[1]}: not seen yet"
+            for w in waiting
+        )  # fmt: skip
         return f"Not rolled out within {self.deployment.timeout_seconds} s: {detail}"
+
+    def live_reason(self, workload: Followed, live: dict, fallback: str) -> str:
+        """What still serves and why the new pods fail, in one sentence (deployments/live.py);
+        the rules' raw message is in the log already."""
+        kind, name = workload.key
+        return live_state.reason_for(
+            live.get(kind, {}).get(name),
+            live,
+            version=self.deployment.release.version,
+            fallback=fallback,
+        )
 
     def log_failure_details(self, client: ClusterClient, workloads, live: dict) -> None:
         """Pods' states and the recent events, so the log shows why without a kubectl session."""

@@ -91,17 +91,24 @@ class DeploymentSerializer(serializers.ModelSerializer):
     namespace = serializers.CharField(source="namespace.name")
     created_by = serializers.CharField(source="created_by.username")
     url = serializers.SerializerMethodField()
+    rolled_back_by = serializers.SerializerMethodField(
+        help_text="The automatic rollback this failed deployment started, if any"
+    )
 
     class Meta:
         model = Deployment
         fields = [
             "id", "url", "release", "service", "version", "cluster", "namespace", "status",
             "reason", "created_by", "created_at", "started_at", "finished_at", "timeout_seconds",
-            "redeploy_of",
+            "redeploy_of", "rollback_of", "rolled_back_by",
         ]  # fmt: skip
 
     def get_url(self, deployment) -> str:
         return f"{api_base_url(self.context)}deployments/{deployment.pk}"
+
+    def get_rolled_back_by(self, deployment) -> int | None:
+        rollback = getattr(deployment, "rolled_back_by", None)
+        return rollback.pk if rollback else None
 
 
 # As for releases: list rows come from .values() without DRF, in DeploymentSerializer's shape
@@ -110,11 +117,13 @@ class DeploymentSerializer(serializers.ModelSerializer):
 # two thirds of the request planning the five-table join (bench/api_bench.py).
 DEPLOYMENT_ROW_VALUES = (
     "id", "release_id", "status", "reason", "created_at", "started_at", "finished_at",
-    "timeout_seconds", "redeploy_of_id", "namespace_id", "created_by_id",
+    "timeout_seconds", "redeploy_of_id", "namespace_id", "created_by_id", "rollback_of_id",
 )  # fmt: skip
 DEPLOYMENT_ROW_ANNOTATIONS = {
     "service_name": F("service__name"),
     "release_version": F("release__version"),
+    # the reverse of the one-to-one rollback_of: a join on its unique index
+    "rolled_back_by_id": F("rolled_back_by__id"),
 }
 
 
@@ -147,6 +156,8 @@ def deployment_rows(rows: list[dict], base_url: str) -> list[dict]:
             "finished_at": iso_time(row["finished_at"]),
             "timeout_seconds": row["timeout_seconds"],
             "redeploy_of": row["redeploy_of_id"],
+            "rollback_of": row["rollback_of_id"],
+            "rolled_back_by": row["rolled_back_by_id"],
         }
         for row in rows
     ]

@@ -51,7 +51,7 @@ def deploy(request, release_id: int):
 
 
 def deployment_or_404(pk: int) -> Deployment:
-    return get_object_or_404(Deployment.objects.select_related(*RELATED), pk=pk)
+    return get_object_or_404(Deployment.objects.select_related(*RELATED, "rolled_back_by"), pk=pk)
 
 
 @require_permission("deployments.view_deployment")
@@ -72,7 +72,10 @@ def deployment_detail(request, pk: int):
 def deployment_progress(request, pk: int):
     """The status part of the deployment page, fetched again while it runs."""
     deployment = get_object_or_404(
-        Deployment.objects.select_related("namespace__cluster").defer(*HEAVY_FIELDS), pk=pk
+        Deployment.objects.select_related("namespace__cluster", "rolled_back_by").defer(
+            *HEAVY_FIELDS, *(f"rolled_back_by__{field}" for field in HEAVY_FIELDS)
+        ),
+        pk=pk,
     )
     return render(request, "deployments/_progress.html", {"deployment": deployment})
 

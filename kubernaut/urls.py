@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from clusters.api import ClusterListApi, NamespaceDetailApi, NamespaceListApi
 from deployments import views as deployment_views
 from deployments.api import DeploymentDetailApi, DeploymentListApi, DeploymentLogApi, RedeployApi
 from kubernaut import health, views
@@ -17,6 +18,9 @@ api = [
     path("deployments/<int:pk>", DeploymentDetailApi.as_view(), name="deployment-detail"),
     path("deployments/<int:pk>/log", DeploymentLogApi.as_view(), name="deployment-log"),
     path("deployments/<int:pk>/redeploy", RedeployApi.as_view(), name="deployment-redeploy"),
+    path("clusters", ClusterListApi.as_view(), name="cluster-list"),
+    path("namespaces", NamespaceListApi.as_view(), name="namespace-list"),
+    path("namespaces/<int:pk>", NamespaceDetailApi.as_view(), name="namespace-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # [\s\S], not `.`: a path segment may hold an encoded newline, which `.` does not match.

@@ -14,6 +14,11 @@ POLL_SECONDS = 0.5
 # wait a little longer than the timeout so the server can say `timed_out` itself.
 GRACE_SECONDS = 30
 PAGE = 1000
+# The failed deployment's log says so when the server is starting an automatic rollback
+# (deployments/rollback.py); the rollback's id follows within moments as `rolled_back_by`.
+ROLLBACK_STARTING = "Starting an automatic rollback"
+ROLLBACK_NOT_STARTED = "The automatic rollback could not start"
+ROLLBACK_WAIT_SECONDS = 10
 
 
 def format_line(entry: dict) -> str:
@@ -29,6 +34,7 @@ def until_finished(
     give_up_at = time.monotonic() + wait_seconds + GRACE_SECONDS
     after = 0
     warned = False
+    rollback_coming = False
     while True:
         try:
             page = client.get(f"/api/deployments/{deployment_id}/log", after=after, limit=PAGE)
@@ -46,10 +52,14 @@ def until_finished(
         for entry in page["log"]:
             print(format_line(entry), flush=True)
             after = entry["id"]
+            rollback_coming |= entry["message"].startswith(ROLLBACK_STARTING)
         if len(page["log"]) == PAGE:
             continue  # more lines are waiting
         if page["finished"]:
-            return outcome(client, deployment_id, page["status"])
+            return outcome(
+                client, deployment_id, page["status"], after=after, poll=poll,
+                rollback_coming=rollback_coming,
+            )  # fmt: skip
         if time.monotonic() > give_up_at:
             print(
                 f"kubernaut: gave up waiting for deployment #{deployment_id} after "
@@ -60,7 +70,15 @@ def until_finished(
         time.sleep(poll)
 
 
-def outcome(client: Client, deployment_id: int, status: str) -> int:
+def outcome(
+    client: Client,
+    deployment_id: int,
+    status: str,
+    *,
+    after: int = 0,
+    poll: float = POLL_SECONDS,
+    rollback_coming: bool = False,
+) -> int:
     deployment = client.get(f"/api/deployments/{deployment_id}")
     reason = deployment.get("reason") or ""
     line = f"Deployment #{deployment_id} {status.replace('_', ' ')}" + (
@@ -69,5 +87,35 @@ def outcome(client: Client, deployment_id: int, status: str) -> int:
     if status == "succeeded":
         print(line)
         return 0
+    rollback = rollback_started(client, deployment, after, poll, rollback_coming)
+    if rollback:
+        print(f"kubernaut: an automatic rollback was started: deployment #{rollback}",
+              file=sys.stderr)  # fmt: skip
+    # Last, so that the reason stays the last line on stderr.
     print(f"kubernaut: {line}", file=sys.stderr)
     return EXIT_TIMED_OUT if status == "timed_out" else EXIT_FAILED
+
+
+def rollback_started(
+    client: Client, deployment: dict, after: int, poll: float, coming: bool
+) -> int | None:
+    """The id of the automatic rollback the server started for this failed deployment, if any.
+
+    It is queued just after the failed deployment is finished: when the log announced it, wait
+    a few seconds for its id (printing the log lines written meanwhile)."""
+    give_up_at = time.monotonic() + ROLLBACK_WAIT_SECONDS
+    path = f"/api/deployments/{deployment['id']}"
+    while True:
+        if deployment.get("rolled_back_by"):
+            return deployment["rolled_back_by"]
+        page = client.get(f"{path}/log", after=after, limit=PAGE)
+        for entry in page["log"]:
+            print(format_line(entry), flush=True)
+            after = entry["id"]
+            if entry["message"].startswith(ROLLBACK_NOT_STARTED):
+                return None
+            coming |= entry["message"].startswith(ROLLBACK_STARTING)
+        if not coming or time.monotonic() > give_up_at:
+            return None
+        time.sleep(poll)
+        deployment = client.get(path)

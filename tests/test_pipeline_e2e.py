@@ -123,7 +123,10 @@ def test_cluster_pulls_from_the_same_registry(pipeline, sandbox, registry):
                       "unchecked", "--namespace", "unchecked", "--wait")  # fmt: skip
 
     assert result.returncode == 1
-    assert "hello-world:8.8.8: not found" in result.stderr
+    # The reason says it in a sentence (deployments/live.py); the cluster's words are in the log.
+    assert "2 new pods fail: image " in result.stderr
+    assert "hello-world:8.8.8 not found." in result.stderr
+    assert "hello-world:8.8.8: not found" in result.stdout
 
 
 def test_rollout_that_cannot_finish_in_the_timeout_exits_70(pipeline, registry, tmp_path):

@@ -58,7 +58,9 @@ def full_schema(live_server):
     seed()
     everything = make_user("operator")
     everything.user_permissions.set(
-        Permission.objects.filter(content_type__app_label__in=["releases", "deployments"])
+        Permission.objects.filter(
+            content_type__app_label__in=["releases", "deployments", "clusters"]
+        )
     )
     return load(live_server, token_for(everything))
 

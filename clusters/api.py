@@ -1,0 +1,113 @@
+"""The clusters and namespaces API, for the people and scripts that manage Kubernaut: list the
+clusters and namespaces, read and change a namespace's settings.
+
+Adding clusters (kubeconfigs) and namespaces stays in the admin and `register_cluster`: a
+kubeconfig is written once and never read back, so no endpoint here returns one.
+"""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clusters.models import Cluster, Namespace
+from clusters.serializers import (
+    ClusterSerializer,
+    NamespaceFilterSerializer,
+    NamespaceSerializer,
+    NamespaceSettingsSerializer,
+)
+from kubernaut.api import PAGE_PARAMETERS, NewestFirstPagination, paginated
+
+
+def page_of(request, view, queryset, serializer_class) -> Response:
+    paginator = NewestFirstPagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    rows = serializer_class(page, many=True, context={"request": request}).data
+    return paginator.get_paginated_response(rows)
+
+
+def alive_namespaces():
+    return Namespace.objects.select_related("cluster").filter(cluster__deleted_at__isnull=True)
+
+
+class ClusterListApi(APIView):
+    permission_model = Cluster
+
+    @extend_schema(
+        summary="List clusters, newest first",
+        description="Their names, timeouts and registries; never their kubeconfigs or "
+        "registry credentials.",
+        operation_id="clusters_list",
+        parameters=PAGE_PARAMETERS,
+        responses=paginated(ClusterSerializer),
+    )
+    def get(self, request):
+        return page_of(request, self, Cluster.objects.all(), ClusterSerializer)
+
+
+class NamespaceListApi(APIView):
+    permission_model = Namespace
+
+    @extend_schema(
+        summary="List namespaces with their settings, newest first",
+        operation_id="namespaces_list",
+        parameters=[NamespaceFilterSerializer, *PAGE_PARAMETERS],
+        responses=paginated(NamespaceSerializer),
+    )
+    def get(self, request):
+        filters = NamespaceFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        given = filters.validated_data
+        namespaces = alive_namespaces()
+        if "cluster" in given:
+            namespaces = namespaces.filter(cluster__name=given["cluster"])
+        if "name" in given:
+            namespaces = namespaces.filter(name=given["name"])
+        return page_of(request, self, namespaces, NamespaceSerializer)
+
+
+class NamespaceDetailApi(APIView):
+    permission_model = Namespace
+
+    @extend_schema(summary="A namespace with its settings", responses=NamespaceSerializer)
+    def get(self, request, pk: int):
+        namespace = get_object_or_404(alive_namespaces(), pk=pk)
+        return Response(NamespaceSerializer(namespace, context={"request": request}).data)
+
+    @extend_schema(
+        summary="Change a namespace's settings",
+        description="Give only the settings to change. Automatic rollback "
+        "(`rollback_on_failure`, docs/deployments.md) and the deploy policy (docs/policies.md); "
+        "the name, cluster and attributes are changed in the admin.",
+        request=NamespaceSettingsSerializer,
+        responses=NamespaceSerializer,
+    )
+    def patch(self, request, pk: int):
+        namespace = get_object_or_404(alive_namespaces(), pk=pk)
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError(
+                'The body must be a JSON object of settings, like {"rollback_on_failure": true}.'
+            )
+        given = NamespaceSettingsSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        changes = given.validated_data
+        if changes:
+            updated = Namespace.objects.filter(pk=namespace.pk).update(**changes)
+            if not updated:
+                raise exceptions.NotFound("This namespace was deleted meanwhile.")
+            namespace.refresh_from_db()
+        return Response(NamespaceSerializer(namespace, context={"request": request}).data)
+
+
+class NamespaceSettingsSchema(OpenApiSerializerExtension):
+    """Tells the OpenAPI document what to_internal_value enforces: no other fields."""
+
+    target_class = NamespaceSettingsSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["additionalProperties"] = False
+        return schema
