@@ -1,7 +1,8 @@
 """Creating deployments: check everything that can be checked before anything is queued."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -179,30 +180,59 @@ def previous_success(deployment: Deployment) -> Deployment | None:
     )
 
 
+# How long past its timeout a deployment whose worker stopped may wait for another before it is
+# failed (when no worker resumes it, e.g. none is running).
 STALE_GRACE = timedelta(minutes=5)
 
 
-def fail_stale_deployments() -> int:
-    """Finish deployments whose worker is gone for good, so nothing stays running forever.
+def check_unfinished_deployments(now: datetime | None = None) -> int:
+    """The scheduled check (every minute): nothing waits for a worker that stopped.
 
-    A deployment past its timeout by a grace period is no longer being followed: its worker died
-    and django-q gave up redelivering it.
+    Judged by the heartbeat a worker writes while it follows a deployment
+    (KUBERNAUT_HEARTBEAT_SECONDS), never by when it was asked for: a deployment queued behind a
+    long rollout is waiting, not stale. For each (namespace, service) target that no live worker
+    holds, the oldest deployment nobody vouched for lately is queued again (a worker that takes
+    it runs the target's queue in order); a running one whose worker stopped is ended instead
+    when someone asked to cancel it, or when it is long past its timeout. Returns how many
+    deployments it queued again or ended.
     """
-    now = timezone.now()
-    count = 0
-    for deployment in Deployment.objects.filter(status__in=["pending", "running"]):
-        started = deployment.started_at or deployment.created_at
-        if now - started < timedelta(seconds=deployment.timeout_seconds) + STALE_GRACE:
-            continue
-        updated = Deployment.objects.filter(pk=deployment.pk, status=deployment.status).update(
-            status=Deployment.Status.FAILED,
-            reason="The worker running this deployment stopped and it was not resumed in time.",
-            finished_at=now,
+    now = now or timezone.now()
+    Status = Deployment.Status
+    heard_after = now - timedelta(seconds=settings.KUBERNAUT_HEARTBEAT_STALE_SECONDS)
+    held = set(
+        Deployment.objects.filter(status=Status.RUNNING, heartbeat_at__gte=heard_after).values_list(
+            "namespace_id", "service_id"
         )
-        if updated:
-            deployment.log("Marked failed: its worker stopped and did not come back.", "error")
-            count += 1
-    return count
+    )
+    acted = 0
+    for deployment in (
+        Deployment.objects.unheard_since(heard_after).select_related("cancelled_by").order_by("id")
+    ):
+        target = (deployment.namespace_id, deployment.service_id)
+        if deployment.status == Status.RUNNING:
+            if deployment.cancelled_by_id:
+                acted += deployment.finish_cancelled(deployment.applied_objects)
+                continue
+            if deployment.is_past_deadline(now, STALE_GRACE):
+                acted += deployment.finish(
+                    Status.FAILED,
+                    "The worker running this deployment stopped and no worker resumed it in time.",
+                    log="Marked failed: its worker stopped and no other worker took it over.",
+                )
+                continue
+        if target in held:
+            continue
+        held.add(target)  # the one queued now runs the rest of the target's queue
+        if deployment.vouch(deployment.heartbeat_at):
+            if deployment.status == Status.RUNNING:
+                deployment.log(
+                    f"The worker following this deployment ({deployment.worker or 'unknown'}) "
+                    "stopped sending its heartbeat; queued again for another worker.",
+                    "warning",
+                )
+            enqueue(deployment.pk)
+            acted += 1
+    return acted
 
 
 def latest_deployment_ids(

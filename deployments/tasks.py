@@ -7,5 +7,9 @@ def run_deployment(deployment_id: int) -> None:
     runner.run(deployment_id)
 
 
-def fail_stale_deployments() -> int:
-    return services.fail_stale_deployments()
+def check_unfinished_deployments() -> int:
+    return services.check_unfinished_deployments()
+
+
+# The check's name before migration 0007: a run the scheduler queued before the upgrade still works.
+fail_stale_deployments = check_unfinished_deployments
