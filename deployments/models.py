@@ -264,9 +264,11 @@ class Deployment(SoftDeleteModel):
         """Cancel for the user `by`: True if that ended it (it was pending and never starts),
         False if its worker was told to stop (it ends `cancelled` within seconds).
         Raises AlreadyFinished when there is nothing left to cancel."""
+        never_started = f"Cancelled by {by} before it started; nothing was applied."
         if self.finish(
             self.Status.CANCELLED,
-            f"Cancelled by {by} before it started; nothing was applied.",
+            never_started,
+            log=never_started,
             level="warning",
             from_status=self.Status.PENDING,
             cancelled_by=by,

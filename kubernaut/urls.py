@@ -4,7 +4,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from deployments import views as deployment_views
-from deployments.api import DeploymentDetailApi, DeploymentListApi, DeploymentLogApi, RedeployApi
+from deployments.api import (
+    CancelApi,
+    DeploymentDetailApi,
+    DeploymentListApi,
+    DeploymentLogApi,
+    RedeployApi,
+)
 from kubernaut import health, views
 from kubernaut.api import api_not_found
 from releases import views as release_views
@@ -17,6 +23,7 @@ api = [
     path("deployments/<int:pk>", DeploymentDetailApi.as_view(), name="deployment-detail"),
     path("deployments/<int:pk>/log", DeploymentLogApi.as_view(), name="deployment-log"),
     path("deployments/<int:pk>/redeploy", RedeployApi.as_view(), name="deployment-redeploy"),
+    path("deployments/<int:pk>/cancel", CancelApi.as_view(), name="deployment-cancel"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # [\s\S], not `.`: a path segment may hold an encoded newline, which `.` does not match.
@@ -41,6 +48,7 @@ urlpatterns = [
     ),
     path("deployments/<int:pk>/redeploy", deployment_views.redeploy, name="redeploy"),
     path("deployments/<int:pk>/rollback", deployment_views.rollback, name="rollback"),
+    path("deployments/<int:pk>/cancel", deployment_views.cancel, name="cancel"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
 ]
