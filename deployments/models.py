@@ -128,8 +128,13 @@ class Deployment(SoftDeleteModel):
         help_text="Last sign of life of the worker following it (or of the check that queued "
         "it again)",
     )
+    # db_default too: bulk inserts in SQL (seed_bench) name only the columns they fill.
     worker = models.CharField(
-        max_length=300, blank=True, help_text="host:pid of the worker that took it last"
+        max_length=300,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="host:pid of the worker that took it last",
     )
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

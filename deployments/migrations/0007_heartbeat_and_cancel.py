@@ -60,7 +60,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='deployment',
             name='worker',
-            field=models.CharField(blank=True, help_text='host:pid of the worker that took it last', max_length=300),
+            field=models.CharField(blank=True, db_default='', default='', help_text='host:pid of the worker that took it last', max_length=300),
         ),
         migrations.AlterField(
             model_name='deployment',
