@@ -195,6 +195,10 @@ Q_CLUSTER = {
     "timeout": env_int("KUBERNAUT_TASK_TIMEOUT", 1900, minimum=5),
     "retry": env_int("KUBERNAUT_TASK_RETRY", 2000, minimum=6),
     "max_attempts": 3,
+    # django-q's pusher takes tasks ahead of its workers (workers² by default) and holds them
+    # locked: behind long rollouts they waited while another qcluster's workers were idle. One
+    # at most; a deployment that still waits so is queued again by the check (services.py).
+    "queue_limit": 1,
     "save_limit": 1000,
     "catch_up": False,
     "poll": 0.5,
