@@ -1,6 +1,9 @@
 """Creating deployments: check everything that can be checked before anything is queued."""
 
+import os
+import socket
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -233,6 +236,44 @@ def check_unfinished_deployments(now: datetime | None = None) -> int:
             enqueue(deployment.pk)
             acted += 1
     return acted
+
+
+def requeue_deployments_of_dead_workers() -> int:
+    """Queue again, at once, the running deployments whose worker process on this machine is
+    gone. Run as a django-q worker process starts: the qcluster starts one in place of a worker
+    that died (killed, out of memory), and its deployment need not wait for its heartbeat to go
+    stale. A machine that died as a whole is the heartbeat check's to notice."""
+    host = socket.gethostname()
+    acted = 0
+    for deployment in Deployment.objects.filter(
+        status=Deployment.Status.RUNNING, worker__startswith=f"{host}:"
+    ):
+        pid = deployment.worker.rpartition(":")[2]
+        if not pid.isdigit() or process_is_alive(int(pid)):
+            continue
+        if deployment.vouch(deployment.heartbeat_at):
+            deployment.log(
+                f"The worker following this deployment ({deployment.worker}) died; queued again "
+                "for another worker.",
+                "warning",
+            )
+            enqueue(deployment.pk)
+            acted += 1
+    return acted
+
+
+def process_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    try:  # a zombie (killed, not yet reaped) is as dead as can be
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def latest_deployment_ids(

@@ -3,6 +3,9 @@
 The check is called directly with the moment it judges (`now`), never waited for.
 """
 
+import os
+import socket
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -131,6 +134,30 @@ def test_a_cancelled_rollout_whose_worker_stopped_ends_cancelled(deploy, alice):
     deployment.refresh_from_db()
     assert deployment.status == Status.CANCELLED
     assert "Left in the cluster as applied: service/web" in deployment.log_entries.last().message
+
+
+def test_a_starting_worker_queues_again_the_rollouts_of_dead_workers_here(deploy):
+    finished = subprocess.Popen(["true"])
+    finished.wait()  # its pid now names no process
+    here = socket.gethostname()
+    dead, alive, elsewhere = deploy("1"), deploy("2"), deploy("3")
+    now = timezone.now()
+    for deployment, worker in [(dead, f"{here}:{finished.pid}"), (alive, f"{here}:{os.getpid()}"),
+                               (elsewhere, f"other-host:{finished.pid}")]:  # fmt: skip
+        Deployment.objects.filter(pk=deployment.pk).update(
+            status=Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker
+        )
+    before = queued()
+
+    assert services.requeue_deployments_of_dead_workers() == 1
+
+    assert queued() == before + 1
+    assert dead.log_entries.last().message == (
+        f"The worker following this deployment ({here}:{finished.pid}) died; queued again for "
+        "another worker."
+    )
+    for untouched in (alive, elsewhere):
+        assert "died" not in untouched.log_entries.last().message
 
 
 def test_the_check_runs_every_minute_by_a_migration():
