@@ -217,3 +217,38 @@ def test_a_killed_workers_rollout_is_resumed_by_a_live_one(
     assert body["status"] == "cancelled", log
     assert took < 10
     print(f"resumed {took:.1f} s after the kill")
+
+
+def test_a_killed_worker_process_is_replaced_and_its_rollout_resumed_at_once(
+    alice_api, target, release_attributes
+):
+    # Default settings: the qcluster replaces the killed worker, and the new one queues the
+    # deployment again as it starts (django-q's post_spawn), without waiting for the heartbeat.
+    register(alice_api, "1", **{**release_attributes, "never_ready": "1"})
+    worker = start_qcluster()
+    try:
+        deployment_id = deploy(alice_api, target, "1", timeout_seconds=60)
+        taken = wait_for(
+            lambda: Deployment.objects.filter(pk=deployment_id).exclude(workloads=[]).first(),
+            30, "a worker to start the rollout",
+        )  # fmt: skip
+        os.kill(int(taken.worker.rsplit(":", 1)[1]), signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_for(
+            lambda: LogEntry.objects.filter(
+                deployment_id=deployment_id, message__startswith="Resuming on worker"
+            ).exists(),
+            20, "the replacement worker to resume it",
+        )  # fmt: skip
+        took = time.monotonic() - killed_at
+        assert alice_api.post(f"/api/deployments/{deployment_id}/cancel").status_code == 202
+        body, log = follow(alice_api, deployment_id, seconds=15)
+    finally:
+        stop(worker)
+
+    assert f"The worker following this deployment ({taken.worker}) died; queued again" in "\n".join(
+        log
+    )
+    assert body["status"] == "cancelled"
+    assert took < 10
+    print(f"resumed {took:.1f} s after the kill")
