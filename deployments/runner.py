@@ -44,6 +44,8 @@ WATCH_RETRIES = 5
 EVENTS_IN_FAILURE_LOG = 10
 # How often the rollout loop wakes without a watch event, to notice a cancel.
 WAKE_SECONDS = 0.5
+# How often a worker following a deployment also runs the check for deployments nobody follows.
+CHECK_SECONDS = 10
 RELATED = ("release__service", "namespace__cluster", "created_by", "cancelled_by")
 
 
@@ -167,12 +169,18 @@ class Heartbeat(threading.Thread):
         self.join(timeout=10)
 
     def run(self) -> None:
+        beats_per_check = max(1, CHECK_SECONDS // settings.KUBERNAUT_HEARTBEAT_SECONDS)
+        beats = 0
         try:
             while not self.done.wait(settings.KUBERNAUT_HEARTBEAT_SECONDS):
                 try:
                     if not self.deployment.beat():
                         self.stop.set()
                         return
+                    beats += 1
+                    if beats % beats_per_check == 0:
+                        # A busy worker is the one whose qcluster may hold others' tasks.
+                        services.check_unfinished_deployments()
                 except Exception:
                     # The database is away for a moment: try again at the next beat. If it
                     # stays away, the check sees the heartbeat stop and another worker resumes.

@@ -198,6 +198,10 @@ def check_unfinished_deployments(now: datetime | None = None) -> int:
     it runs the target's queue in order); a running one whose worker stopped is ended instead
     when someone asked to cancel it, or when it is long past its timeout. Returns how many
     deployments it queued again or ended.
+
+    Runs every minute (a django-q Schedule) and every ~10 s from each worker's heartbeat thread:
+    django-q's pusher takes a task ahead of its qcluster's workers, so behind long rollouts a
+    pending deployment's task can sit in a busy qcluster while another one is idle.
     """
     now = now or timezone.now()
     Status = Deployment.Status
@@ -226,6 +230,12 @@ def check_unfinished_deployments(now: datetime | None = None) -> int:
         if target in held:
             continue
         held.add(target)  # the one queued now runs the rest of the target's queue
+        if deployment.status == Status.PENDING and deployment.heartbeat_at:
+            # Queued again before and still waiting: most likely every worker is busy, so back
+            # off (after half its age) rather than pile up copies of its task.
+            waited = now - deployment.created_at
+            if now - deployment.heartbeat_at < max(waited / 2, now - heard_after):
+                continue
         if deployment.vouch(deployment.heartbeat_at):
             if deployment.status == Status.RUNNING:
                 deployment.log(

@@ -94,6 +94,17 @@ def test_only_the_oldest_of_a_stranded_target_is_queued_again(deploy):
     assert first.heartbeat_at is not None and second.heartbeat_at is None
 
 
+def test_a_deployment_still_waiting_is_queued_again_less_and_less_often(deploy):
+    waiting = deploy()
+    asked = waiting.created_at
+    Deployment.objects.filter(pk=waiting.pk).update(heartbeat_at=asked + timedelta(seconds=70))
+    before = queued()
+    # 100 s old, queued again 30 s ago: it waits until half its age has passed since.
+    assert services.check_unfinished_deployments(now=asked + timedelta(seconds=100)) == 0
+    assert services.check_unfinished_deployments(now=asked + timedelta(seconds=150)) == 1
+    assert queued() == before + 1
+
+
 def test_a_rollout_with_a_live_heartbeat_is_left_alone(deploy):
     deployment = deploy()
     now = timezone.now()
