@@ -113,10 +113,10 @@ def kill_workers(args, cluster, release, admin, qclusters: list[subprocess.Popen
 
     picked_up, cancel_took = [], []
     stuck = lost = ended_instead = 0
-    number = 0
-    while number < args.kills:
+    number = killed = 0
+    while killed < args.kills:
         batch = []
-        for _ in range(min(args.batch, args.kills - number)):
+        for _ in range(min(args.batch, args.kills - killed)):
             number += 1
             target = namespace_in(cluster, f"kill{number}")
             batch.append(
@@ -141,24 +141,27 @@ def kill_workers(args, cluster, release, admin, qclusters: list[subprocess.Popen
                 + str([(e.deployment_id, e.message) for e in LogEntry.objects.order_by("id")])
             )
         killed_at = {}
-        for deployment in followed:
-            pid = int(deployment.worker.rsplit(":", 1)[1])
-            if args.whole_qcluster:
-                # As when a machine dies: the qcluster and all its workers, then a new one.
-                with contextlib.suppress(ProcessLookupError):
-                    group = os.getpgid(pid)
-                    dead = next((q for q in qclusters if q.pid == group), None)
-                    if dead is not None:  # else killed already, with another deployment's
-                        os.killpg(group, signal.SIGKILL)
-                        dead.wait()
-                        qclusters[qclusters.index(dead)] = start_qcluster(len(qclusters) + number)
-            else:
+        dead = None
+        if args.whole_qcluster:
+            # As when a machine dies: one qcluster with all its workers. The other qcluster
+            # must resume its deployments (a new one on this machine would see the dead pids at
+            # once); the replacement starts after.
+            groups = {d.pk: os.getpgid(int(d.worker.rsplit(":", 1)[1])) for d in followed}
+            dead = next(q for q in qclusters if q.pid == groups[followed[0].pk])
+            os.killpg(dead.pid, signal.SIGKILL)
+            dead.wait()
+            victims = [d for d in followed if groups[d.pk] == dead.pid]
+            killed_at = {d.pk: time.time() for d in victims}
+        else:
+            victims = followed
+            for deployment in followed:
                 # Two deployments on one worker (one after the other): the second finds none.
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            killed_at[deployment.pk] = time.time()
-        print(f"killed the workers of #{', #'.join(str(d.pk) for d in followed)}", flush=True)
-        for deployment in followed:
+                    os.kill(int(deployment.worker.rsplit(":", 1)[1]), signal.SIGKILL)
+                killed_at[deployment.pk] = time.time()
+        killed += len(victims)
+        print(f"killed the workers of #{', #'.join(str(d.pk) for d in victims)}", flush=True)
+        for deployment in victims:
 
             def resumed(pk=deployment.pk):
                 entry = LogEntry.objects.filter(
@@ -185,13 +188,21 @@ def kill_workers(args, cluster, release, admin, qclusters: list[subprocess.Popen
             deployment.cancel(by=admin)
             if wait_for(lambda d=deployment: Deployment.objects.get(pk=d.pk).is_finished, 60):
                 cancel_took.append(time.monotonic() - asked)
+        if dead is not None:
+            # Started only now, and ready before the next kill: as its workers start they queue
+            # again the deployments of dead workers on this machine, which would hide the
+            # heartbeat path this mode measures.
+            replacement = len(qclusters) + number
+            qclusters[qclusters.index(dead)] = start_qcluster(replacement)
+            log = ROOT / "var" / f"fault-qcluster-{replacement}.log"
+            wait_for(lambda log=log: log.read_text().count("ready for work") >= 2, 60)
         print(
-            f"  resumed after: {', '.join(f'{s:.1f} s' for s in picked_up[-len(batch) :])}",
+            f"  resumed after: {', '.join(f'{s:.1f} s' for s in picked_up[-len(victims) :])}",
             flush=True,
         )
 
     what = "the whole qcluster (all its workers)" if args.whole_qcluster else "the worker"
-    print(f"\n## kill -9 of {what} mid-rollout, {args.kills} times")
+    print(f"\n## kill -9 of {what} mid-rollout: {killed} deployments' workers killed")
     print(f"resumed by a live worker: {len(picked_up)}; ended instead: {ended_instead}")
     print(f"stuck (not picked up within {PICKED_UP_WITHIN} s): {stuck}; lost: {lost}")
     print(f"time from the kill to the resume: {percentiles(picked_up)}")
