@@ -212,7 +212,7 @@ class Deployment(SoftDeleteModel):
                 .update(status=self.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker)
             )
             if started:
-                self.log(f"Started by worker {worker}; timeout {self.timeout_seconds} s.")
+                self.log(f"Started by a worker ({worker}); timeout {self.timeout_seconds} s.")
             else:
                 before = self._rows().filter(status=self.Status.RUNNING).values("worker").first()
                 if before is None:
