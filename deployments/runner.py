@@ -54,15 +54,17 @@ def run(deployment_id: int) -> None:
     deployment = Deployment.objects.select_related(*RELATED).filter(pk=deployment_id).first()
     if deployment is None or deployment.is_finished:
         return  # a repeated delivery of a task that already ran to the end
+    tried: set[int] = set()
     while True:
         with target_lock(deployment) as locked:
             if not locked:
-                say_who_runs_it(deployment)
+                if not tried:  # else its deployment has ended, and the last line is written
+                    say_who_runs_it(deployment)
                 return
-            drain(deployment)
+            drain(deployment, tried)
         # Someone may have asked for another deployment here while we were letting go, and its
         # worker found the lock still taken: look again, now that it is free.
-        if not unfinished_of_target(deployment).exists():
+        if not unfinished_of_target(deployment).exclude(pk__in=tried).exists():
             return
 
 
@@ -72,11 +74,11 @@ def unfinished_of_target(deployment: Deployment):
     ).unfinished()
 
 
-def drain(deployment: Deployment) -> None:
+def drain(deployment: Deployment, tried: set[int]) -> None:
     """Run every unfinished deployment of the target, oldest first, the given one among them:
     deployments to one place run in the order they were asked for, so the newest request is
-    what ends up live (their own tasks then find them finished). The caller holds the lock."""
-    tried: set[int] = set()
+    what ends up live (their own tasks then find them finished). The caller holds the lock;
+    `tried` collects what was taken, so nothing is taken twice by one task."""
     while True:
         turn = (
             unfinished_of_target(deployment)
