@@ -6,10 +6,10 @@ cluster meet the rest of the code here.
 """
 
 import contextlib
-import hashlib
-import os
-import tempfile
+import json
+import threading
 from collections.abc import Iterator
+from functools import partial
 
 import urllib3
 import yaml
@@ -18,6 +18,7 @@ from kubernetes import watch as kube_watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.discovery import CacheDecoder, CacheEncoder, LazyDiscoverer
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 
 from kubernaut import safe_yaml
@@ -50,15 +51,15 @@ def _server_message(error: ApiException) -> str:
 
 
 @contextlib.contextmanager
-def translated_errors(server: str) -> Iterator[None]:
+def translated_errors(where: str) -> Iterator[None]:
+    """`where` names the cluster in messages: "sandbox at https://..." or "at https://..."."""
     try:
         yield
     except ApiException as error:  # DynamicApiError is a subclass
         message = _server_message(error)
         if error.status in (401, 403):
             raise ClusterError(
-                f"The cluster at {server} refused Kubernaut's credentials ({error.status}): "
-                f"{message}",
+                f"The cluster {where} refused Kubernaut's credentials ({error.status}): {message}",
                 status=error.status,
             ) from None
         retryable = error.status in (429, 500, 502, 503, 504)
@@ -68,14 +69,54 @@ def translated_errors(server: str) -> Iterator[None]:
     except (urllib3.exceptions.HTTPError, OSError) as error:
         reason = getattr(error, "reason", None) or error
         raise ClusterError(
-            f"The cluster at {server} is unreachable: {reason}", retryable=True
+            f"The cluster {where} is unreachable: {reason}", retryable=True
         ) from None
+
+
+# What each server offers (its discovery documents), per process, in memory: the kubernetes
+# library's default is a file per cache name in the temp folder, which piled up (one per process
+# and cluster) and was never removed. Kept as JSON because the library's resources hold the client
+# that discovered them; each new client decodes its own.
+_discovery: dict[str, str] = {}
+_discovery_lock = threading.Lock()
+
+
+class MemoryDiscoverer(LazyDiscoverer):
+    """The kubernetes library's lazy discovery, its cache in this process's memory."""
+
+    def _Discoverer__init_cache(self, refresh: bool = False) -> None:  # the library's private hook
+        with _discovery_lock:
+            cached = None if refresh else _discovery.get(self._server)
+        if cached is None:
+            self._cache = {}
+            refresh = True
+        else:
+            self._cache = json.loads(cached, cls=partial(CacheDecoder, self.client))
+        self._load_server_info()
+        self.discover()
+        if refresh:
+            self._write_cache()
+
+    @property
+    def _server(self) -> str:
+        return self.client.configuration.host
+
+    def _write_cache(self) -> None:
+        text = json.dumps(self._cache, cls=CacheEncoder)
+        with _discovery_lock:
+            _discovery[self._server] = text
+
+
+def forget_discovery() -> None:
+    """Drop what this process knows of every cluster's kinds (tests)."""
+    with _discovery_lock:
+        _discovery.clear()
 
 
 class ClusterClient:
     """A connection to one cluster, made from the contents of a kubeconfig."""
 
-    def __init__(self, kubeconfig: str, context: str = ""):
+    def __init__(self, kubeconfig: str, context: str = "", name: str = ""):
         try:
             config_dict = safe_yaml.load(kubeconfig)
             self.api = kube_config.new_client_from_config_dict(
@@ -84,6 +125,8 @@ class ClusterClient:
         except (ConfigException, yaml.YAMLError, TypeError, AttributeError) as error:
             raise ClusterError(f"The cluster's kubeconfig cannot be used: {error}") from None
         self.server = self.api.configuration.host
+        # How messages name the cluster: by Kubernaut's name for it when there is one.
+        self.where = f"{name} at {self.server}" if name else f"at {self.server}"
         # A default for requests that take no timeout of their own (discovery).
         self.api.rest_client.pool_manager.connection_pool_kw["timeout"] = urllib3.Timeout(
             connect=CONNECT_TIMEOUT, read=READ_TIMEOUT
@@ -92,7 +135,7 @@ class ClusterClient:
 
     @classmethod
     def for_cluster(cls, cluster) -> "ClusterClient":
-        return cls(cluster.kubeconfig, cluster.context)
+        return cls(cluster.kubeconfig, cluster.context, name=cluster.name)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -101,17 +144,12 @@ class ClusterClient:
     @property
     def dynamic(self) -> DynamicClient:
         if self._dynamic is None:
-            # Per process and server: processes must not write one file at once.
-            server = hashlib.sha256(self.server.encode()).hexdigest()[:12]
-            cache = os.path.join(
-                tempfile.gettempdir(), f"kubernaut-discovery-{server}-{os.getpid()}.json"
-            )
-            with translated_errors(self.server):
-                self._dynamic = DynamicClient(self.api, cache_file=cache)
+            with translated_errors(self.where):
+                self._dynamic = DynamicClient(self.api, discoverer=MemoryDiscoverer)
         return self._dynamic
 
     def resource(self, api_version: str, kind: str):
-        with translated_errors(self.server):
+        with translated_errors(self.where):
             try:
                 return self.dynamic.resources.get(api_version=api_version, kind=kind)
             except ResourceNotFoundError:
@@ -127,7 +165,7 @@ class ClusterClient:
         """
         resource = self.resource(obj["apiVersion"], obj["kind"])
         metadata = obj["metadata"]
-        with translated_errors(self.server):
+        with translated_errors(self.where):
             result = resource.server_side_apply(
                 body=obj,
                 name=metadata["name"],
@@ -141,7 +179,7 @@ class ClusterClient:
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> dict | None:
         resource = self.resource(api_version, kind)
-        with translated_errors(self.server):
+        with translated_errors(self.where):
             try:
                 found = resource.get(
                     name=name, namespace=namespace, _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
@@ -175,7 +213,7 @@ class ClusterClient:
     def list(self, api_version: str, kind: str, namespace: str, **selectors) -> tuple[list, str]:
         """Objects of a kind in a namespace, and the resourceVersion to watch from."""
         resource = self.resource(api_version, kind)
-        with translated_errors(self.server):
+        with translated_errors(self.where):
             found = resource.get(
                 namespace=namespace, _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **selectors
             ).to_dict()
@@ -190,7 +228,7 @@ class ClusterClient:
         """
         resource = self.resource(api_version, kind)
         watcher = kube_watch.Watch()
-        with translated_errors(self.server):
+        with translated_errors(self.where):
             try:
                 for event in self.dynamic.watch(
                     resource,

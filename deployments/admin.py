@@ -24,7 +24,8 @@ class DeploymentAdmin(SoftDeleteAdmin):
     readonly_fields = [
         "release", "namespace", "status", "reason", "requested_attributes", "attributes",
         "manifest", "applied_objects", "workloads", "timeout_seconds", "redeploy_of",
-        "created_by", "created_at", "started_at", "finished_at",
+        "created_by", "created_at", "started_at", "finished_at", "heartbeat_at", "worker",
+        "cancelled_by",
     ]  # fmt: skip
     exclude = ["deleted_at", "deleted_by"]
     inlines = [LogEntryInline]

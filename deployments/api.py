@@ -1,4 +1,4 @@
-"""The deployments API: ask for a deployment, follow it, redeploy it."""
+"""The deployments API: ask for a deployment, follow it, cancel it, redeploy it."""
 
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deployments import services
-from deployments.models import Deployment, LogEntry
+from deployments.models import AlreadyFinished, Deployment, LogEntry
 from deployments.serializers import (
     DEPLOYMENT_ROW_ANNOTATIONS,
     DEPLOYMENT_ROW_VALUES,
@@ -23,11 +23,18 @@ from deployments.serializers import (
     RedeployInputSerializer,
     deployment_rows,
 )
-from kubernaut.api import PAGE_PARAMETERS, PolicyViolation, page_of_rows, paginated
+from kubernaut.api import PAGE_PARAMETERS, Conflict, PolicyViolation, page_of_rows, paginated
 from kubernaut.schema import error_response
 from releases.templating import TemplateProblem
 
-RELATED = ("release", "service", "namespace__cluster", "created_by", "rolled_back_by")
+RELATED = (
+    "release",
+    "service",
+    "namespace__cluster",
+    "created_by",
+    "rolled_back_by",
+    "cancelled_by",
+)
 MANIFEST_REFUSED = OpenApiResponse(
     ManifestErrorSerializer,
     description="The request is invalid, the manifest cannot be rendered or fails the "
@@ -171,3 +178,39 @@ class RedeployApi(APIView):
         except TemplateProblem as problem:
             raise exceptions.ValidationError({"manifest": [str(problem)]}) from None
         return accepted(request, deployment)
+
+
+class CancelApi(APIView):
+    # Whoever may deploy to a place may stop a deployment there.
+    permission_model = Deployment
+    permission_actions = {"POST": "add"}
+
+    @extend_schema(
+        summary="Cancel a deployment",
+        description=(
+            "A pending deployment never starts: it is `cancelled` at once (200). A running one "
+            "stops being followed: the answer (202) comes at once, and the worker ends it "
+            "`cancelled` within a few seconds, its log saying who cancelled and which objects it "
+            "had already applied (they stay in the cluster as they are; nothing is undone)."
+        ),
+        request=None,
+        responses={
+            200: OpenApiResponse(
+                DeploymentDetailSerializer, description="It was pending and is now cancelled."
+            ),
+            202: OpenApiResponse(
+                DeploymentDetailSerializer,
+                description="It is running; its worker stops following it and ends it.",
+            ),
+            409: error_response("The deployment has already ended: there is nothing to cancel."),
+        },
+    )
+    def post(self, request, pk: int):
+        deployment = get_object_or_404(Deployment.objects.select_related(*RELATED), pk=pk)
+        try:
+            ended = deployment.cancel(by=request.user)
+        except AlreadyFinished as error:
+            raise Conflict(str(error)) from None
+        deployment = Deployment.objects.select_related(*RELATED).get(pk=pk)
+        body = DeploymentDetailSerializer(deployment, context={"request": request}).data
+        return Response(body, status=status.HTTP_200_OK if ended else status.HTTP_202_ACCEPTED)

@@ -163,7 +163,11 @@ def objects_to_follow(objects: Iterable[dict]) -> list[dict]:
 def kinds_to_watch(followed: Iterable[dict]) -> set[tuple[str, str]]:
     """(apiVersion, kind) pairs to watch so that `evaluate` sees what it needs."""
     followed = _dicts(followed)
-    kinds = {(obj["apiVersion"], obj["kind"]) for obj in followed} | {("v1", "Pod")}
+    # Events too: some failures only an event explains (a readiness probe's answer).
+    kinds = {(obj["apiVersion"], obj["kind"]) for obj in followed} | {
+        ("v1", "Pod"),
+        ("v1", "Event"),
+    }
     if any(_group_kind(obj) == ("apps", "Deployment") for obj in followed):
         kinds.add(("apps/v1", "ReplicaSet"))
     if any(_group_kind(obj) == ("", "Service") for obj in followed):
@@ -239,6 +243,13 @@ def new_replicaset_hash(deployment: dict, replicasets: Iterable[dict]) -> str | 
             template_hash = _dig(rs, "metadata", "labels", "pod-template-hash")
             return template_hash if isinstance(template_hash, str) else None
     return None
+
+
+def deployment_pods_hash(deployment: dict, replicasets: Iterable[dict]) -> str:
+    """The hash a worker judges a Deployment's pods by: its current ReplicaSet's, or "" (no pod)
+    while that is not known yet. Pods of an earlier rollout, still failing right after a rollback
+    re-applied the good template, are then never taken for the new ones."""
+    return new_replicaset_hash(deployment, replicasets) or ""
 
 
 # --- per kind -------------------------------------------------------------------------------
@@ -905,3 +916,75 @@ def _observed(obj: dict) -> bool:
 def _failure(name: str, ready: int, desired: int, noun: str, doom: _Doom) -> str:
     where = f"pod {doom.pod}" + (f", container {doom.container}" if doom.container else "")
     return f"{name}: {ready}/{desired} pods {noun}: {doom.reason}: {doom.detail} ({where})"
+
+
+# --- following live objects (the worker's watch feeds these) ----------------------------------
+
+
+def apply_event(objects: dict[str, dict], event_type: str, payload: Any) -> None:
+    """Keep `objects` (by name) as a watch says: SYNC (a fresh list), ADDED, MODIFIED, DELETED."""
+    if event_type == "SYNC":
+        objects.clear()
+        objects.update({obj["metadata"]["name"]: obj for obj in payload})
+    elif event_type == "DELETED":
+        objects.pop(payload["metadata"]["name"], None)
+    elif event_type in ("ADDED", "MODIFIED"):
+        objects[payload["metadata"]["name"]] = payload
+
+
+def selector_matches(selector: dict, labels: dict) -> bool:
+    """A label selector (matchLabels and matchExpressions) as the API server applies it."""
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator = expression.get("key"), expression.get("operator")
+        values = expression.get("values") or []
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def pods_of(workload: dict, pods: Iterable[dict]) -> list[dict]:
+    """The workload's pods by its selector (a Job without one: by its controller-uid label)."""
+    selector = workload.get("spec", {}).get("selector") or {}
+    if workload.get("kind") == "Job" and not selector:
+        uid = workload["metadata"].get("uid")
+        return [p for p in pods if p["metadata"].get("labels", {}).get("controller-uid") == uid]
+    if not selector:
+        return []
+    return [p for p in pods if selector_matches(selector, p["metadata"].get("labels") or {})]
+
+
+def pod_summary(pod: dict) -> str:
+    """One line on a pod's phase and containers, for the log of a failed rollout."""
+    status = pod.get("status") or {}
+    parts = [status.get("phase", "Unknown")]
+    for container in status.get("containerStatuses") or []:
+        state = container.get("state") or {}
+        if "waiting" in state:
+            waiting = state["waiting"]
+            detail = f"waiting: {waiting.get('reason', '')} {waiting.get('message', '')}".strip()
+        elif "terminated" in state:
+            detail = f"terminated: {state['terminated'].get('reason', '')}"
+        else:
+            detail = "running" + (", ready" if container.get("ready") else ", not ready")
+        restarts = container.get("restartCount", 0)
+        parts.append(f"container {container.get('name')} {detail} (restarts {restarts})")
+    return "; ".join(parts)
+
+
+def events_about(pods: Iterable[dict], events: Iterable[dict]) -> list[dict]:
+    """The events whose object is one of the pods: what `evaluate` reads them for."""
+    names = {_dig(pod, "metadata", "name") for pod in pods}
+    return [
+        event
+        for event in events
+        if (event.get("involvedObject") or event.get("regarding") or {}).get("name") in names
+    ]

@@ -1,10 +1,21 @@
 """What a worker does with a deployment: claim it, apply its objects, follow the rollout, record.
 
+This module only orchestrates; the state transitions are the Deployment's own (models.py), the
+rollout rules rollout.py's, and every call to a cluster goes through clusters/kube.py.
+
 Delivery is at-least-once, so every step is safe to repeat: the claim is an atomic UPDATE,
 server-side apply is idempotent, and a deployment found `running` is resumed, not started again.
-At most one deployment runs per (namespace, service), in the order they were asked for: a
-PostgreSQL advisory lock, held by the worker's database session, is released by PostgreSQL itself
-if the worker dies.
+
+At most one deployment runs per (namespace, service) target, in the order they were asked for,
+and no worker ever waits for another: a worker *tries* the target's PostgreSQL advisory lock
+(held by its database session, so PostgreSQL releases it if the worker dies). If another worker
+holds it, this one leaves at once, and the holder runs every unfinished deployment of that
+target in id order before it lets go; after letting go it looks again, so a request whose worker
+found the lock taken while the holder was unlocking is not stranded.
+
+While it follows a deployment, a worker writes a heartbeat every few seconds from a thread of
+its own; the scheduled check (services.check_unfinished_deployments) queues a deployment whose
+heartbeat stopped again, so another worker resumes it within a minute or two.
 """
 
 import contextlib
@@ -14,8 +25,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from django.db import connection
-from django.utils import timezone
+from django.conf import settings
+from django.db import connection, transaction
 
 import policies
 from clusters import registry
@@ -32,105 +43,157 @@ Status = Deployment.Status
 # How often a lost watch connection is opened again before the deployment fails.
 WATCH_RETRIES = 5
 EVENTS_IN_FAILURE_LOG = 10
+# How often the rollout loop wakes without a watch event, to notice a cancel.
+WAKE_SECONDS = 0.5
+# How often a worker following a deployment also runs the check for deployments nobody follows.
+CHECK_SECONDS = 10
+RELATED = ("release__service", "namespace__cluster", "created_by", "cancelled_by")
 
 
 def run(deployment_id: int) -> None:
     """The django-q task body (deployments.tasks.run_deployment)."""
-    deployment = Deployment.objects.select_related(
-        "release__service", "namespace__cluster", "created_by"
-    ).get(pk=deployment_id)
-    if deployment.is_finished:
+    deployment = Deployment.objects.select_related(*RELATED).filter(pk=deployment_id).first()
+    if deployment is None or deployment.is_finished:
         return  # a repeated delivery of a task that already ran to the end
-    with target_lock(deployment):
-        # Deployments to one place run in the order they were asked for, so the newest request
-        # is what ends up live: the lock holder first runs older ones still waiting for a worker
-        # (their own tasks then find them finished).
-        for turn in [*unfinished_before(deployment), deployment]:
-            if turn is not deployment:
-                deployment.log(f"Waiting for the earlier deployment #{turn.pk} to finish first.")
-            if claim(turn):
-                execute(turn)
+    tried: set[int] = set()
+    while True:
+        with target_lock(deployment) as locked:
+            if not locked:
+                if not tried:  # else its deployment has ended, and the last line is written
+                    say_who_runs_it(deployment)
+                return
+            drain(deployment, tried)
+        # Someone may have asked for another deployment here while we were letting go, and its
+        # worker found the lock still taken: look again, now that it is free.
+        if not unfinished_of_target(deployment).exclude(pk__in=tried).exists():
+            return
 
 
-def unfinished_before(deployment: Deployment) -> list[Deployment]:
-    return list(
-        Deployment.objects.select_related("release__service", "namespace__cluster", "created_by")
-        .filter(
-            namespace_id=deployment.namespace_id,
-            service_id=deployment.service_id,
-            status__in=[Status.PENDING, Status.RUNNING],
-            id__lt=deployment.pk,
+def unfinished_of_target(deployment: Deployment):
+    return Deployment.objects.for_target(
+        deployment.namespace_id, deployment.service_id
+    ).unfinished()
+
+
+def drain(deployment: Deployment, tried: set[int]) -> None:
+    """Run every unfinished deployment of the target, oldest first, the given one among them:
+    deployments to one place run in the order they were asked for, so the newest request is
+    what ends up live (their own tasks then find them finished). The caller holds the lock;
+    `tried` collects what was taken, so nothing is taken twice by one task."""
+    while True:
+        turn = (
+            unfinished_of_target(deployment)
+            .exclude(pk__in=tried)
+            .select_related(*RELATED)
+            .order_by("id")
+            .first()
         )
-        .order_by("id")
+        if turn is None:
+            return
+        tried.add(turn.pk)
+        if turn.pk < deployment.pk:
+            deployment.log(f"Waiting for the earlier deployment #{turn.pk} to finish first.")
+        if turn.claim():
+            execute(turn)
+
+
+def say_who_runs_it(deployment: Deployment) -> None:
+    running = unfinished_of_target(deployment).filter(status=Status.RUNNING).first()
+    what = f"deployment #{running.pk}" if running else "another deployment"
+    deployment.log(
+        f"Waiting for {what} of {deployment.release.service} to {deployment.namespace} to "
+        "finish; the worker running it takes this one next, in order."
     )
 
 
 def execute(deployment: Deployment) -> None:
-    try:
-        status, reason = Rollout(deployment).run()
-    except ClusterError as error:
-        status, reason = Status.FAILED, str(error)
-    except Exception as error:
-        # Whatever went wrong, the deployment must end; a retry would most likely fail alike.
-        logger.exception("deployment %s failed unexpectedly", deployment.pk)
-        status, reason = Status.FAILED, f"Kubernaut failed unexpectedly: {error!r}"
-    finish(deployment, status, reason)
+    plan = Rollout(deployment)
+    with Heartbeat(deployment) as heartbeat:
+        plan.stop = heartbeat.stop
+        try:
+            status, reason = plan.run()
+        except Stopped:
+            status, reason = "", ""
+        except ClusterError as error:
+            status, reason = Status.FAILED, str(error)
+        except Exception as error:
+            # Whatever went wrong, the deployment must end; a retry would most likely fail alike.
+            logger.exception("deployment %s failed unexpectedly", deployment.pk)
+            status, reason = Status.FAILED, f"Kubernaut failed unexpectedly: {error!r}"
+    deployment.refresh_from_db(fields=["status", "cancelled_by"])
+    if deployment.cancelled_by_id and deployment.status == Status.RUNNING:
+        # Cancelled while it ran: whatever the rollout came to, the person's word wins.
+        deployment.finish_cancelled(plan.applied)
+    elif status:
+        finish(deployment, status, reason)
+
+
+def finish(deployment: Deployment, status: str, reason: str) -> None:
+    """The end of every deployment a worker ran: the status, its last log line and, after a
+    failure, the automatic rollback's decision commit together (a client that stops reading at a
+    finished status has seen them all)."""
+    with transaction.atomic():
+        if deployment.finish(status, reason) and status in (Status.FAILED, Status.TIMED_OUT):
+            rollback.after_failure(deployment)
 
 
 @contextlib.contextmanager
 def target_lock(deployment: Deployment):
+    """Yields whether this worker got the target's lock; never waits for it."""
     keys = [deployment.namespace_id % 2**31, deployment.service_id % 2**31]
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", keys)
-        if not cursor.fetchone()[0]:
-            busy = (
-                Deployment.objects.filter(
-                    namespace_id=deployment.namespace_id,
-                    service_id=deployment.service_id,
-                    status=Status.RUNNING,
-                )
-                .exclude(pk=deployment.pk)
-                .first()
-            )
-            what = f"deployment #{busy.pk}" if busy else "another deployment"
-            deployment.log(
-                f"Waiting for {what} of {deployment.release.service} to "
-                f"{deployment.namespace} to finish."
-            )
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", keys)
+        locked = cursor.fetchone()[0]
     try:
-        yield
+        yield locked
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", keys)
+        if locked:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", keys)
 
 
-def claim(deployment: Deployment) -> bool:
-    """Take the deployment, or resume it if its previous worker died. False if it is finished."""
-    now = timezone.now()
-    claimed = Deployment.objects.filter(pk=deployment.pk, status=Status.PENDING).update(
-        status=Status.RUNNING, started_at=now
-    )
-    deployment.refresh_from_db(fields=["status", "started_at"])
-    if claimed:
-        deployment.log(f"Started by a worker; timeout {deployment.timeout_seconds} s.")
-        return True
-    if deployment.status == Status.RUNNING:
-        deployment.log("Resuming: the worker that was running this deployment stopped.", "warning")
-        return True
-    return False
+class Stopped(Exception):
+    """The worker was told to stop following the deployment (cancelled, or ended elsewhere)."""
 
 
-def finish(deployment: Deployment, status: str, reason: str) -> None:
-    reason = reason.replace("\n", " ")[:1000]
-    updated = Deployment.objects.filter(pk=deployment.pk, status=Status.RUNNING).update(
-        status=status, reason=reason, finished_at=timezone.now()
-    )
-    if updated:
-        level = "info" if status == Status.SUCCEEDED else "error"
-        deployment.log(f"{Status(status).label.capitalize()}: {reason}", level)
-        if status in (Status.FAILED, Status.TIMED_OUT):
-            rollback.after_failure(deployment)
+class Heartbeat(threading.Thread):
+    """Writes the deployment's heartbeat every KUBERNAUT_HEARTBEAT_SECONDS from its own thread
+    (and database connection), so a long cluster call does not look like a dead worker; sets
+    `stop` when the deployment was cancelled or ended elsewhere."""
+
+    def __init__(self, deployment: Deployment):
+        super().__init__(daemon=True, name=f"heartbeat-{deployment.pk}")
+        self.deployment = deployment
+        self.stop = threading.Event()
+        self.done = threading.Event()
+
+    def __enter__(self) -> "Heartbeat":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.join(timeout=10)
+
+    def run(self) -> None:
+        beats_per_check = max(1, CHECK_SECONDS // settings.KUBERNAUT_HEARTBEAT_SECONDS)
+        beats = 0
+        try:
+            while not self.done.wait(settings.KUBERNAUT_HEARTBEAT_SECONDS):
+                try:
+                    if not self.deployment.beat():
+                        self.stop.set()
+                        return
+                    beats += 1
+                    if beats % beats_per_check == 0:
+                        # A busy worker is the one whose qcluster may hold others' tasks.
+                        services.check_unfinished_deployments()
+                except Exception:
+                    # The database is away for a moment: try again at the next beat. If it
+                    # stays away, the check sees the heartbeat stop and another worker resumes.
+                    logger.warning("heartbeat of deployment %s failed", self.deployment.pk)
+        finally:
+            connection.close()
 
 
 @dataclass
@@ -146,10 +209,17 @@ class Followed:
 
 
 class Rollout:
-    def __init__(self, deployment: Deployment):
+    def __init__(self, deployment: Deployment, stop: threading.Event | None = None):
         self.deployment = deployment
         self.namespace = deployment.namespace.name
         self.deadline = deployment.started_at.timestamp() + deployment.timeout_seconds
+        # Set when the worker must stop following (a cancel); checked between steps.
+        self.stop = stop or threading.Event()
+        self.applied: list[dict] = []  # what reached the cluster so far, for a cancel's log
+
+    def check_stop(self) -> None:
+        if self.stop.is_set():
+            raise Stopped
 
     def run(self) -> tuple[str, str]:
         cluster = self.deployment.namespace.cluster
@@ -196,6 +266,7 @@ class Rollout:
                     )  # fmt: skip
             applied += [self.apply(client, obj) for obj in plan.objects]
             Deployment.objects.filter(pk=self.deployment.pk).update(applied_objects=applied)
+            self.check_stop()
             followed = [Followed(obj) for obj in rollout.objects_to_follow(plan.objects)]
             if followed:
                 status, reason = self.follow(client, followed)
@@ -204,6 +275,7 @@ class Rollout:
                 reason = f"Applied {len(applied)} objects; none needs a rollout."
             if status == Status.SUCCEEDED and self.deployment.namespace.prune:
                 # Only after a successful rollout: a failed one leaves the old objects serving.
+                self.check_stop()
                 pruned = apply.prune(
                     client,
                     service=self.deployment.service.name,
@@ -231,6 +303,7 @@ class Rollout:
         return policies.refusal_sentence(violations) if violations else ""
 
     def apply(self, client: ClusterClient, obj: dict) -> dict:
+        self.check_stop()
         metadata = obj["metadata"]
         before = client.get(
             obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace")
@@ -250,13 +323,15 @@ class Rollout:
         else:
             action = "configured"
         self.deployment.log(f"{describe(obj)} {action}")
-        return {
+        entry = {
             "apiVersion": obj["apiVersion"],
             "kind": obj["kind"],
             "name": metadata["name"],
             "namespace": metadata.get("namespace", ""),
             "action": action,
         }
+        self.applied.append(entry)
+        return entry
 
     def follow(self, client: ClusterClient, workloads: list[Followed]) -> tuple[str, str]:
         kinds = rollout.kinds_to_watch(w.obj for w in workloads)
@@ -271,8 +346,9 @@ class Rollout:
                 if remaining <= 0:
                     return Status.TIMED_OUT, self.timeout_reason(workloads, live)
                 try:
-                    item = events.get(timeout=remaining)
+                    item = events.get(timeout=min(remaining, WAKE_SECONDS))
                 except queue.Empty:
+                    self.check_stop()
                     continue
                 # Take every event already waiting before judging: one decision per burst.
                 batch = [item]
@@ -281,7 +357,8 @@ class Rollout:
                 for kind, event_type, payload in batch:
                     if event_type == "ERROR":
                         raise payload
-                    apply_event(live[kind], event_type, payload)
+                    rollout.apply_event(live[kind], event_type, payload)
+                self.check_stop()
                 outcome = self.judge(workloads, live)
                 if outcome:
                     if outcome[0] == Status.FAILED:
@@ -297,12 +374,13 @@ class Rollout:
             obj = live[kind].get(name)
             if obj is None:
                 continue
-            pods = pods_of(obj, live.get("Pod", {}).values())
+            pods = rollout.pods_of(obj, live.get("Pod", {}).values())
             replica_sets = live.get("ReplicaSet", {}).values()
             progress = rollout.evaluate(
                 obj,
                 pods,
-                current_pod_template_hash=rollout.new_replicaset_hash(obj, replica_sets)
+                rollout.events_about(pods, live.get("Event", {}).values()),
+                current_pod_template_hash=rollout.deployment_pods_hash(obj, replica_sets)
                 if kind == "Deployment"
                 else None,
                 endpoint_slices=live.get("EndpointSlice", {}).values(),
@@ -361,9 +439,11 @@ class Rollout:
         for workload in workloads:
             kind, name = workload.key
             obj = live[kind].get(name)
-            for pod in pods_of(obj, live.get("Pod", {}).values()) if obj else []:
+            for pod in rollout.pods_of(obj, live.get("Pod", {}).values()) if obj else []:
                 names.add(pod["metadata"]["name"])
-                self.deployment.log(f"pod/{pod['metadata']['name']}: {pod_summary(pod)}", "warning")
+                self.deployment.log(
+                    f"pod/{pod['metadata']['name']}: {rollout.pod_summary(pod)}", "warning"
+                )
         names |= set(live.get("ReplicaSet", {}))
         try:
             events, _ = client.list("v1", "Event", self.namespace)
@@ -412,58 +492,3 @@ class WatchThread(threading.Thread):
                     self.events.put((self.kind, "ERROR", error))
                     return
                 time.sleep(min(2**failures, 10))
-
-
-def apply_event(objects: dict[str, dict], event_type: str, payload) -> None:
-    if event_type == "SYNC":
-        objects.clear()
-        objects.update({obj["metadata"]["name"]: obj for obj in payload})
-    elif event_type == "DELETED":
-        objects.pop(payload["metadata"]["name"], None)
-    elif event_type in ("ADDED", "MODIFIED"):
-        objects[payload["metadata"]["name"]] = payload
-
-
-def selector_matches(selector: dict, labels: dict) -> bool:
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression.get("key"), expression.get("operator")
-        values = expression.get("values") or []
-        if operator == "In" and labels.get(key) not in values:
-            return False
-        if operator == "NotIn" and labels.get(key) in values:
-            return False
-        if operator == "Exists" and key not in labels:
-            return False
-        if operator == "DoesNotExist" and key in labels:
-            return False
-    return True
-
-
-def pods_of(workload: dict, pods) -> list[dict]:
-    selector = workload.get("spec", {}).get("selector") or {}
-    if workload.get("kind") == "Job" and not selector:
-        uid = workload["metadata"].get("uid")
-        return [p for p in pods if p["metadata"].get("labels", {}).get("controller-uid") == uid]
-    if not selector:
-        return []
-    return [p for p in pods if selector_matches(selector, p["metadata"].get("labels") or {})]
-
-
-def pod_summary(pod: dict) -> str:
-    status = pod.get("status") or {}
-    parts = [status.get("phase", "Unknown")]
-    for container in status.get("containerStatuses") or []:
-        state = container.get("state") or {}
-        if "waiting" in state:
-            waiting = state["waiting"]
-            detail = f"waiting: {waiting.get('reason', '')} {waiting.get('message', '')}".strip()
-        elif "terminated" in state:
-            detail = f"terminated: {state['terminated'].get('reason', '')}"
-        else:
-            detail = "running" + (", ready" if container.get("ready") else ", not ready")
-        restarts = container.get("restartCount", 0)
-        parts.append(f"container {container.get('name')} {detail} (restarts {restarts})")
-    return "; ".join(parts)

@@ -165,10 +165,17 @@ def deployment_rows(rows: list[dict], base_url: str) -> list[dict]:
 
 class DeploymentDetailSerializer(DeploymentSerializer):
     log = serializers.SerializerMethodField()
+    cancelled_by = serializers.CharField(
+        source="cancelled_by.username",
+        allow_null=True,
+        default=None,
+        help_text="Who asked to cancel it (null unless someone did)",
+    )
 
     class Meta(DeploymentSerializer.Meta):
         fields = DeploymentSerializer.Meta.fields + [
-            "requested_attributes", "attributes", "manifest", "applied_objects", "workloads", "log",
+            "requested_attributes", "attributes", "manifest", "applied_objects", "workloads",
+            "cancelled_by", "log",
         ]  # fmt: skip
 
     def get_log(self, deployment) -> list[dict]:

@@ -1,7 +1,11 @@
 """Creating deployments: check everything that can be checked before anything is queued."""
 
-from datetime import timedelta
+import os
+import socket
+from datetime import datetime, timedelta
+from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -179,30 +183,107 @@ def previous_success(deployment: Deployment) -> Deployment | None:
     )
 
 
+# How long past its timeout a deployment whose worker stopped may wait for another before it is
+# failed (when no worker resumes it, e.g. none is running).
 STALE_GRACE = timedelta(minutes=5)
 
 
-def fail_stale_deployments() -> int:
-    """Finish deployments whose worker is gone for good, so nothing stays running forever.
+def check_unfinished_deployments(now: datetime | None = None) -> int:
+    """The scheduled check (every minute): nothing waits for a worker that stopped.
 
-    A deployment past its timeout by a grace period is no longer being followed: its worker died
-    and django-q gave up redelivering it.
+    Judged by the heartbeat a worker writes while it follows a deployment
+    (KUBERNAUT_HEARTBEAT_SECONDS), never by when it was asked for: a deployment queued behind a
+    long rollout is waiting, not stale. For each (namespace, service) target that no live worker
+    holds, the oldest deployment nobody vouched for lately is queued again (a worker that takes
+    it runs the target's queue in order); a running one whose worker stopped is ended instead
+    when someone asked to cancel it, or when it is long past its timeout. Returns how many
+    deployments it queued again or ended.
+
+    Runs every minute (a django-q Schedule) and every ~10 s from each worker's heartbeat thread:
+    django-q's pusher takes a task ahead of its qcluster's workers, so behind long rollouts a
+    pending deployment's task can sit in a busy qcluster while another one is idle.
     """
-    now = timezone.now()
-    count = 0
-    for deployment in Deployment.objects.filter(status__in=["pending", "running"]):
-        started = deployment.started_at or deployment.created_at
-        if now - started < timedelta(seconds=deployment.timeout_seconds) + STALE_GRACE:
-            continue
-        updated = Deployment.objects.filter(pk=deployment.pk, status=deployment.status).update(
-            status=Deployment.Status.FAILED,
-            reason="The worker running this deployment stopped and it was not resumed in time.",
-            finished_at=now,
+    now = now or timezone.now()
+    Status = Deployment.Status
+    heard_after = now - timedelta(seconds=settings.KUBERNAUT_HEARTBEAT_STALE_SECONDS)
+    held = set(
+        Deployment.objects.filter(status=Status.RUNNING, heartbeat_at__gte=heard_after).values_list(
+            "namespace_id", "service_id"
         )
-        if updated:
-            deployment.log("Marked failed: its worker stopped and did not come back.", "error")
-            count += 1
-    return count
+    )
+    acted = 0
+    for deployment in (
+        Deployment.objects.unheard_since(heard_after).select_related("cancelled_by").order_by("id")
+    ):
+        target = (deployment.namespace_id, deployment.service_id)
+        if deployment.status == Status.RUNNING:
+            if deployment.cancelled_by_id:
+                acted += deployment.finish_cancelled(deployment.applied_objects)
+                continue
+            if deployment.is_past_deadline(now, STALE_GRACE):
+                acted += deployment.finish(
+                    Status.FAILED,
+                    "The worker running this deployment stopped and no worker resumed it in time.",
+                    log="Marked failed: its worker stopped and no other worker took it over.",
+                )
+                continue
+        if target in held:
+            continue
+        held.add(target)  # the one queued now runs the rest of the target's queue
+        if deployment.status == Status.PENDING and deployment.heartbeat_at:
+            # Queued again before and still waiting: most likely every worker is busy, so back
+            # off (after half its age) rather than pile up copies of its task.
+            waited = now - deployment.created_at
+            if now - deployment.heartbeat_at < max(waited / 2, now - heard_after):
+                continue
+        if deployment.vouch(deployment.heartbeat_at):
+            if deployment.status == Status.RUNNING:
+                deployment.log(
+                    f"The worker following this deployment ({deployment.worker or 'unknown'}) "
+                    "stopped sending its heartbeat; queued again for another worker.",
+                    "warning",
+                )
+            enqueue(deployment.pk)
+            acted += 1
+    return acted
+
+
+def requeue_deployments_of_dead_workers() -> int:
+    """Queue again, at once, the running deployments whose worker process on this machine is
+    gone. Run as a django-q worker process starts: the qcluster starts one in place of a worker
+    that died (killed, out of memory), and its deployment need not wait for its heartbeat to go
+    stale. A machine that died as a whole is the heartbeat check's to notice."""
+    host = socket.gethostname()
+    acted = 0
+    for deployment in Deployment.objects.filter(
+        status=Deployment.Status.RUNNING, worker__startswith=f"{host}:"
+    ):
+        pid = deployment.worker.rpartition(":")[2]
+        if not pid.isdigit() or process_is_alive(int(pid)):
+            continue
+        if deployment.vouch(deployment.heartbeat_at):
+            deployment.log(
+                f"The worker following this deployment ({deployment.worker}) died; queued again "
+                "for another worker.",
+                "warning",
+            )
+            enqueue(deployment.pk)
+            acted += 1
+    return acted
+
+
+def process_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    try:  # a zombie (killed, not yet reaped) is as dead as can be
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def latest_deployment_ids(

@@ -1,4 +1,4 @@
-"""Pages to deploy a release, follow a deployment, redeploy or roll it back, and list them."""
+"""Pages to deploy a release, follow a deployment, cancel, redeploy or roll it back, list them."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
@@ -6,7 +6,7 @@ from django.views.decorators.http import require_POST
 
 from deployments import preview, services
 from deployments.forms import DeployForm, DeploymentFilterForm
-from deployments.models import Deployment
+from deployments.models import AlreadyFinished, Deployment
 from kubernaut.views import filter_query, newest_first, require_permission
 from releases.models import Release
 from releases.templating import TemplateProblem
@@ -112,6 +112,24 @@ def rollback(request, pk: int):
         )
         return redirect("deployment", pk=deployment.pk)
     return start_again(request, target, "roll back")
+
+
+@require_POST
+@require_permission("deployments.add_deployment")
+def cancel(request, pk: int):
+    deployment = deployment_or_404(pk)
+    try:
+        ended = deployment.cancel(by=request.user)
+    except AlreadyFinished as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            f"Deployment #{pk} is cancelled."
+            if ended
+            else f"Cancelling deployment #{pk}: its worker stops following the rollout.",
+        )
+    return redirect("deployment", pk=pk)
 
 
 @require_permission("deployments.view_deployment")

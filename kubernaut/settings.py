@@ -189,17 +189,33 @@ Q_CLUSTER = {
     "name": "kubernaut",
     "orm": "default",
     "workers": env_int("KUBERNAUT_WORKERS", 2, minimum=1),
-    # Longer than the longest deployment (30 minutes) so a rollout is never cut off mid-way;
-    # a deployment whose worker died is resumed after `retry` seconds.
+    # Longer than the longest deployment (30 minutes) so a rollout is never cut off mid-way.
+    # A deployment whose worker died does not wait for `retry`: its heartbeat stops, and the
+    # check below queues it again (deployments/services.py).
     "timeout": env_int("KUBERNAUT_TASK_TIMEOUT", 1900, minimum=5),
     "retry": env_int("KUBERNAUT_TASK_RETRY", 2000, minimum=6),
     "max_attempts": 3,
+    # django-q's pusher takes tasks ahead of its workers (workers² by default) and holds them
+    # locked: behind long rollouts they waited while another qcluster's workers were idle. One
+    # at most; a deployment that still waits so is queued again by the check (services.py).
+    "queue_limit": 1,
     "save_limit": 1000,
     "catch_up": False,
     "poll": 0.5,
 }
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("KUBERNAUT_TASK_TIMEOUT must be smaller than KUBERNAUT_TASK_RETRY")
+
+# A worker following a deployment writes a heartbeat this often (which is also how soon it
+# notices a cancel); the check that runs every minute queues a deployment whose heartbeat is older
+# than the second figure again, so a live worker resumes it (docs/reliability.md).
+KUBERNAUT_HEARTBEAT_SECONDS = env_int("KUBERNAUT_HEARTBEAT_SECONDS", 2, minimum=1)
+KUBERNAUT_HEARTBEAT_STALE_SECONDS = env_int("KUBERNAUT_HEARTBEAT_STALE_SECONDS", 20, minimum=3)
+if KUBERNAUT_HEARTBEAT_STALE_SECONDS < 3 * KUBERNAUT_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "KUBERNAUT_HEARTBEAT_STALE_SECONDS must be at least three KUBERNAUT_HEARTBEAT_SECONDS, "
+        "or a worker that is merely slow looks dead"
+    )
 
 # How long one rendering of the overview's grid serves everyone (0: render every time).
 KUBERNAUT_OVERVIEW_CACHE_SECONDS = env_int("KUBERNAUT_OVERVIEW_CACHE_SECONDS", 2, minimum=0)

@@ -5,7 +5,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clusters.api import ClusterListApi, NamespaceDetailApi, NamespaceListApi
 from deployments import views as deployment_views
-from deployments.api import DeploymentDetailApi, DeploymentListApi, DeploymentLogApi, RedeployApi
+from deployments.api import (
+    CancelApi,
+    DeploymentDetailApi,
+    DeploymentListApi,
+    DeploymentLogApi,
+    RedeployApi,
+)
 from kubernaut import health, views
 from kubernaut.api import api_not_found
 from releases import views as release_views
@@ -18,6 +24,7 @@ api = [
     path("deployments/<int:pk>", DeploymentDetailApi.as_view(), name="deployment-detail"),
     path("deployments/<int:pk>/log", DeploymentLogApi.as_view(), name="deployment-log"),
     path("deployments/<int:pk>/redeploy", RedeployApi.as_view(), name="deployment-redeploy"),
+    path("deployments/<int:pk>/cancel", CancelApi.as_view(), name="deployment-cancel"),
     path("clusters", ClusterListApi.as_view(), name="cluster-list"),
     path("namespaces", NamespaceListApi.as_view(), name="namespace-list"),
     path("namespaces/<int:pk>", NamespaceDetailApi.as_view(), name="namespace-detail"),
@@ -45,6 +52,7 @@ urlpatterns = [
     ),
     path("deployments/<int:pk>/redeploy", deployment_views.redeploy, name="redeploy"),
     path("deployments/<int:pk>/rollback", deployment_views.rollback, name="rollback"),
+    path("deployments/<int:pk>/cancel", deployment_views.cancel, name="cancel"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
 ]

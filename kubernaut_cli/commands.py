@@ -18,6 +18,7 @@ def run(args: argparse.Namespace, client: Client) -> int:
         "releases": list_releases,
         "deployments": list_deployments,
         "show": show,
+        "cancel": cancel,
     }
     return handlers[args.command](args, client)
 
@@ -71,6 +72,18 @@ def deploy(args: argparse.Namespace, client: Client) -> int:
         return 0
     wait = args.timeout or deployment["timeout_seconds"]
     return follow.until_finished(client, deployment["id"], wait_seconds=wait)
+
+
+def cancel(args: argparse.Namespace, client: Client) -> int:
+    deployment = client.post(f"/api/deployments/{args.id}/cancel", {})
+    if deployment["status"] == "cancelled":
+        print(f"Deployment #{deployment['id']} is cancelled: {deployment['reason']}")
+    else:
+        print(
+            f"Cancelling deployment #{deployment['id']}: its worker stops following the rollout "
+            f"within seconds (`kubernaut show {deployment['id']}` tells what was left applied)."
+        )
+    return 0
 
 
 def table(rows: list[list[str]], header: list[str]) -> None:

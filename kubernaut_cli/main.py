@@ -4,6 +4,7 @@
     kubernaut release --service hello-world --version 1.0.1 --template kubernetes.yaml \
         -a image=registry.example/hello-world:1.0.1 -a replicas=2
     kubernaut deploy --service hello-world --version 1.0.1 --cluster prod --namespace web --wait
+    kubernaut cancel 42
 
 Exit codes: 0 done; 1 the deployment failed; 2 bad usage or the server refused the request;
 3 Kubernaut unreachable; 4 bad token or missing permission; 70 the deployment timed out (or
@@ -106,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         deployments.add_argument(name)
     deployments.add_argument("--limit", type=int, default=20)
     deployments.add_argument("--json", action="store_true", help="print the API's JSON")
+
+    cancel = command(
+        "cancel",
+        "cancel a deployment: a pending one never starts, a running one stops being followed",
+    )
+    cancel.add_argument("id", type=int, metavar="ID")
 
     show = command("show", "show a deployment with its log (or a release, with --release)")
     show.add_argument("id", type=int, metavar="ID")

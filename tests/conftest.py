@@ -142,16 +142,28 @@ _namespace_numbers = iter(range(1, 1_000_000))
 
 
 @pytest.fixture
-def target(db, sandbox_cluster):
-    """A Cluster row for the sandbox and a Namespace row for a fresh namespace in it."""
+def make_target(db, sandbox_cluster):
+    """make_target(): a Namespace row for a fresh namespace of the sandbox (one Cluster row for
+    them all), created in the sandbox too."""
     from clusters.kube import ClusterClient
     from clusters.models import Cluster, Namespace
 
-    name = f"ns{next(_namespace_numbers)}"
-    cluster = Cluster(name="sandbox", timeout_seconds=30)
-    cluster.set_kubeconfig(sandbox_cluster.kubeconfig.read_text())
-    cluster.save()
-    client = ClusterClient.for_cluster(cluster)
-    client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    client.close()
-    return Namespace.objects.create(cluster=cluster, name=name, attributes={})
+    def make(kubeconfig: str | None = None, cluster_name: str = "sandbox"):
+        name = f"ns{next(_namespace_numbers)}"
+        cluster = Cluster.objects.filter(name=cluster_name).first()
+        if cluster is None:
+            cluster = Cluster(name=cluster_name, timeout_seconds=30)
+            cluster.set_kubeconfig(kubeconfig or sandbox_cluster.kubeconfig.read_text())
+            cluster.save()
+        client = ClusterClient.for_cluster(cluster)
+        client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        client.close()
+        return Namespace.objects.create(cluster=cluster, name=name, attributes={})
+
+    return make
+
+
+@pytest.fixture
+def target(make_target):
+    """A Cluster row for the sandbox and a Namespace row for a fresh namespace in it."""
+    return make_target()

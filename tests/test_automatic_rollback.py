@@ -95,7 +95,9 @@ def test_failed_deployment_is_rolled_back_to_the_last_success_with_its_attribute
     assert back.redeploy_of == good
     assert back.created_by.username == "kubernaut"
     assert not back.created_by.has_usable_password()
-    assert back.status == Status.PENDING  # queued for a worker, like any deployment
+    # Queued like any deployment; the worker that held the target runs it at once, before it
+    # lets the target go (it drains the target's queue).
+    assert back.status == Status.SUCCEEDED, log_of(back)
     assert f"This is an automatic rollback of #{failed.pk}, which failed" in log_of(back)
     assert f"An automatic rollback was started: deployment #{back.pk}" in log_of(failed)
     assert log_of(failed).index(rollback.STARTING) < log_of(failed).index("was started")
@@ -136,17 +138,26 @@ def test_a_timed_out_deployment_is_rolled_back_too(rolling_back, alice):
 def test_a_failed_rollback_does_not_start_another(rolling_back, alice):
     deploy_inline(rolling_back, alice, "1.0.1")
     failed = deploy_inline(rolling_back, alice, "1.0.2", **MISSING_IMAGE)
-    back = failed.rolled_back_by
-    # An admin tightens the policy before a worker takes the rollback: the worker refuses it.
-    rolling_back.denied_kinds = ["Deployment.apps"]
-    rolling_back.save()
+    assert failed.rolled_back_by is not None  # rolled back to 1.0.1, which succeeded
+    # A rollback that fails itself: a release that cannot run, asked for as the automatic
+    # rollback of an earlier failure.
+    earlier = Deployment.objects.create(
+        release=failed.release, service=failed.service, namespace=rolling_back,
+        created_by=alice, status=Status.FAILED, manifest="", timeout_seconds=30,
+    )  # fmt: skip
+    back = services.create_deployment(
+        release=release(alice, "1.0.3", **MISSING_IMAGE), namespace=rolling_back,
+        attributes={}, user=alice, timeout_seconds=30,
+    )  # fmt: skip
+    Deployment.objects.filter(pk=back.pk).update(rollback_of=earlier)
+    count = Deployment.objects.count()
 
     back = run(back)
 
     assert back.status == Status.FAILED, log_of(back)
     assert "No automatic rollback: this was itself the automatic rollback of" in log_of(back)
     assert not Deployment.objects.filter(rollback_of=back).exists()
-    assert Deployment.objects.count() == 3
+    assert Deployment.objects.count() == count
 
 
 def test_no_earlier_success_is_said_and_nothing_starts(rolling_back, alice):
@@ -273,4 +284,4 @@ def test_the_api_and_the_pages_link_both_ways(rolling_back, alice, alice_api, cl
     assert "<strong>automatic rollback</strong> of the failed" in page
     assert f'<a href="/deployments/{failed.pk}/" class="rollback-of">#{failed.pk}</a>' in page
     progress = client.get(f"/deployments/{failed.pk}/progress").content.decode()
-    assert f"deployment #{back.pk}</a> (pending)" in progress
+    assert f"deployment #{back.pk}</a> (succeeded)" in progress  # the holder ran it at once

@@ -154,3 +154,22 @@ def test_lists_and_show(cli, target, worker):
     code, _, err = cli("show", "999999")
     assert code == 2
     assert err.startswith("kubernaut: ")
+
+
+def test_cancel_a_pending_deployment_then_again_is_refused(cli, target):
+    release(cli, "1")
+    _, out, _ = deploy(cli, target, "1")
+    deployment_id = out.split("#")[1].split(" ")[0]
+
+    code, out, err = cli("cancel", deployment_id)
+    assert (code, err) == (0, "")
+    assert out == (
+        f"Deployment #{deployment_id} is cancelled: Cancelled by alice before it started; "
+        "nothing was applied.\n"
+    )
+    code, _, err = cli("cancel", deployment_id)
+    assert code == 2
+    assert err == (
+        f"kubernaut: Deployment #{deployment_id} has already ended (Cancelled); there is "
+        "nothing to cancel.\n"
+    )

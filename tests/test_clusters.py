@@ -1,9 +1,12 @@
 """Clusters: credentials encrypted and never shown back; register_cluster; the admin form."""
 
+import tempfile
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from clusters import kube
 from clusters.models import Cluster, Namespace
 from kubernaut import crypto
 
@@ -135,3 +138,14 @@ def test_register_cluster_refuses_a_bad_registry_address(tmp_path):
     with pytest.raises(CommandError, match="registry_url: Give the registry's address"):
         call_command("register_cluster", "eu", "--kubeconfig", str(kubeconfig),
                      "--registry-url", "registry:5000")  # fmt: skip
+
+
+def test_discovery_leaves_no_files_behind(sandbox_cluster, tmp_path, monkeypatch):
+    # It was one file per process and cluster in the temp folder, never removed.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    kube.forget_discovery()
+    for _ in range(2):
+        client = kube.ClusterClient(sandbox_cluster.kubeconfig.read_text(), name="sandbox")
+        assert client.get("v1", "Namespace", "default", None)["metadata"]["name"] == "default"
+        client.close()
+    assert list(tmp_path.iterdir()) == []

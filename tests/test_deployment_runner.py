@@ -115,10 +115,12 @@ def test_crash_loop_fails_fast(target, alice):
     assert "CrashLoopBackOff" in deployment.reason
 
 
-def test_progress_deadline_exceeded_fails(target, alice):
+def test_progress_deadline_exceeded_fails_with_the_probes_answer(target, alice):
     deployment = run(make(target, alice, never_ready="1", deadline="2"))
     assert deployment.status == Status.FAILED, log_of(deployment)
     assert "progress deadline" in deployment.reason
+    # Only the kubelet's Unhealthy event says why the container is not ready.
+    assert "Readiness probe failed" in deployment.reason
 
 
 def test_hard_timeout_ends_in_timed_out(target, alice):
@@ -185,33 +187,141 @@ def test_a_running_deployment_delivered_again_is_resumed(target, alice):
     assert "Resuming" in log_of(deployment)
 
 
-def test_second_deployment_to_the_same_place_waits_for_the_first(target, alice):
-    first = make(target, alice, version="1")
-    second = make(target, alice, version="2")
-    # Hold the target's lock as a running worker would.
-    keys = [target.pk % 2**31, first.service_id % 2**31]
-    Deployment.objects.filter(pk=first.pk).update(status=Status.RUNNING)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", keys)
+def in_thread(function, *args) -> threading.Event:
+    """Run function(*args) in a thread with its own database connection; the event says done."""
     done = threading.Event()
 
     def work():
         try:
-            runner.run(second.pk)
+            function(*args)
         finally:
             connection.close()
             done.set()
 
     threading.Thread(target=work, daemon=True).start()
-    time.sleep(1.5)
+    return done
+
+
+def wait_for(condition, seconds: float = 15, what: str = "the condition"):
+    deadline = time.monotonic() + seconds
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.05)
+    return found
+
+
+def test_a_busy_target_never_holds_a_worker(target, alice):
+    first = make(target, alice, version="1")
+    second = make(target, alice, version="2")
+    # As if a worker were rolling out the first: it holds the target's lock.
+    keys = [target.pk % 2**31, first.service_id % 2**31]
+    Deployment.objects.filter(pk=first.pk).update(
+        status=Status.RUNNING, started_at=first.created_at
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", keys)
+
+    started = time.monotonic()
+    assert in_thread(runner.run, second.pk).wait(5), "the worker waited for the lock"
+
+    assert time.monotonic() - started < 2
     second.refresh_from_db()
     assert second.status == Status.PENDING
     assert f"Waiting for deployment #{first.pk}" in log_of(second)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_unlock(%s, %s)", keys)
-    assert done.wait(30)
+    # The first's worker died; whoever takes its task again runs both, in order.
+    run(first)
     second.refresh_from_db()
+    assert (first.status, second.status) == (Status.SUCCEEDED, Status.SUCCEEDED), log_of(second)
+    assert second.started_at >= first.finished_at
+
+
+def test_the_holder_runs_what_was_asked_while_it_rolled_out(target, alice):
+    first = make(target, alice, version="1", never_ready="1")
+    holder = in_thread(runner.run, first.pk)
+    wait_for(lambda: Deployment.objects.get(pk=first.pk).workloads, what="the rollout")
+
+    second = make(target, alice, version="2")
+    started = time.monotonic()
+    runner.run(second.pk)  # its own worker: the target is busy, so it leaves at once
+    assert time.monotonic() - started < 2
+    assert Deployment.objects.get(pk=second.pk).status == Status.PENDING
+
+    first.cancel(by=alice)
+    assert holder.wait(20)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == Status.CANCELLED
     assert second.status == Status.SUCCEEDED, log_of(second)
+    assert second.started_at >= first.finished_at
+
+
+def test_a_cancelled_rollout_ends_within_seconds_saying_what_is_left(target, alice):
+    deployment = make(target, alice, never_ready="1")
+    done = in_thread(runner.run, deployment.pk)
+    wait_for(lambda: Deployment.objects.get(pk=deployment.pk).workloads, what="the rollout")
+
+    asked = time.monotonic()
+    assert deployment.cancel(by=alice) is False  # running: its worker ends it
+    wait_for(lambda: Deployment.objects.get(pk=deployment.pk).is_finished, 5, "the cancel")
+    took = time.monotonic() - asked
+
+    assert done.wait(5)
+    deployment.refresh_from_db()
+    assert deployment.status == Status.CANCELLED
+    assert deployment.reason == "Cancelled by alice; 2 applied object(s) stay in the cluster."
+    assert log_of(deployment).endswith(
+        "Cancelled by alice. Left in the cluster as applied: service/hello-world, "
+        "deployment.apps/hello-world; the rollout was not followed further."
+    )
+    print(f"cancelled after {took:.2f} s")
+
+
+def test_cluster_unreachable_mid_rollout_fails_naming_the_cluster(make_target, alice, monkeypatch):
+    from sandbox.testing import running_sandbox
+
+    monkeypatch.setattr(runner, "WATCH_RETRIES", 1)  # production tries 5 times over ~30 s
+    with running_sandbox(ready_delay=0.1) as own:
+        target = make_target(own.kubeconfig.read_text(), cluster_name="edge")
+        deployment = make(target, alice, never_ready="1")
+        done = in_thread(runner.run, deployment.pk)
+        wait_for(lambda: Deployment.objects.get(pk=deployment.pk).workloads, what="the rollout")
+    # The sandbox is gone: its address refuses connections.
+    assert done.wait(30)
+    deployment.refresh_from_db()
+    assert deployment.status == Status.FAILED
+    assert deployment.reason.startswith(f"The cluster edge at {own.url} is unreachable"), (
+        deployment.reason
+    )
+
+
+def test_the_status_and_the_last_log_line_commit_together(target, alice):
+    # At commit, PostgreSQL refuses a finished status whose last log line is not there yet.
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            CREATE FUNCTION test_final_line() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF NOT EXISTS (SELECT 1 FROM deployments_logentry
+                             WHERE deployment_id = NEW.id AND time >= NEW.finished_at) THEN
+                RAISE EXCEPTION 'deployment % finished without its last log line', NEW.id;
+              END IF;
+              RETURN NULL;
+            END $$;
+            CREATE CONSTRAINT TRIGGER test_final_line AFTER UPDATE OF status
+              ON deployments_deployment DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+              WHEN (NEW.finished_at IS NOT NULL) EXECUTE FUNCTION test_final_line();
+        """)  # fmt: skip
+    try:
+        deployment = run(make(target, alice))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER test_final_line ON deployments_deployment; "
+                           "DROP FUNCTION test_final_line();")  # fmt: skip
+    assert deployment.status == Status.SUCCEEDED
+    assert log_of(deployment).endswith(
+        "Succeeded: Rolled out deployment/hello-world. Ready: service/hello-world."
+    )
 
 
 def test_the_lock_holder_runs_older_waiting_deployments_first(target, alice):

@@ -1101,7 +1101,7 @@ def test_a_service_of_workloads_scaled_to_zero_is_not_waited_for():
 def test_kinds_to_watch_include_what_the_rules_read():
     svc = service(selector={"app": "shop"})
     assert kinds_to_watch([svc, custom()]) == {
-        ("v1", "Service"), ("cert-manager.io/v1", "Certificate"), ("v1", "Pod"),
+        ("v1", "Service"), ("cert-manager.io/v1", "Certificate"), ("v1", "Pod"), ("v1", "Event"),
         ("discovery.k8s.io/v1", "EndpointSlice"),
     }  # fmt: skip
 
@@ -1113,3 +1113,17 @@ def test_success_sentence_names_workloads_then_the_rest():
         "Rolled out deployment/a. Ready: service/shop."
     )
     assert success_sentence([service()]) == "Ready: service/shop."
+
+
+def test_a_worker_never_judges_a_deployment_by_pods_of_an_unknown_replicaset():
+    """Right after a rollback re-applied a good template, the failing pods are the previous
+    rollout's; until the new ReplicaSet is seen, the worker's hash matches no pod."""
+    failed = running(ready=False)
+    failed["state"] = {"terminated": {"exitCode": 1, "reason": "Error"}}
+    pods = [pod(phase="Failed", containers=[failed], reason="DeadlineExceeded", message="boom")]
+    from deployments.rollout import deployment_pods_hash
+
+    unknown = deployment_pods_hash(rolling_out(), replicasets=[])
+    assert unknown == ""
+    assert evaluate(rolling_out(), pods, current_pod_template_hash=unknown).state != FAILED
+    assert evaluate(rolling_out(), pods).state == FAILED  # without the worker's hash: all count

@@ -118,3 +118,20 @@ def test_settings_module_requires_a_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY (or SECRET_KEY_FILE) must be set" in result.stderr
+
+
+def test_settings_module_refuses_a_heartbeat_judged_stale_too_soon():
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import kubernaut.settings"],
+        env={**os.environ, "KUBERNAUT_ENV_FILE": "", "KUBERNAUT_HEARTBEAT_SECONDS": "5",
+             "KUBERNAUT_HEARTBEAT_STALE_SECONDS": "10"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "KUBERNAUT_HEARTBEAT_STALE_SECONDS must be at least three" in result.stderr
