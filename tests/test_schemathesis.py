@@ -23,7 +23,7 @@ from tests.conftest import make_user, release_body
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 
 
 def seed() -> None:
