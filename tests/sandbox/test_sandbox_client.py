@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client, dynamic, watch
 from kubernetes.client.exceptions import ApiException
 
-from sandbox.testing import RunningSandbox, running_sandbox
+from sandbox.testing import RunningSandbox, running_sandbox, wait_for
 
 
 def deployment(
@@ -46,16 +46,6 @@ def status_of(exc: ApiException) -> dict[str, Any]:
     assert body["code"] == exc.status
     assert "reason" in body and "details" in body and "message" in body
     return body
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from sandbox.testing import RunningSandbox
+from sandbox.testing import RunningSandbox, wait_for
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -28,16 +27,6 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
 def fails(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode != 0, result.stdout
     return result.stderr
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def pod(name: str, resources: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from sandbox.testing import wait_for
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -96,17 +97,6 @@ spec:
       - name: agent
         image: busybox:1.36
 """
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s (last value {value!r})")
-        time.sleep(0.05)
 
 
 def get_json(kubectl: Kubectl, namespace: str, *what: str) -> Any:

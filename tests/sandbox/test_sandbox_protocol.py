@@ -13,17 +13,9 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from sandbox.testing import wait_for
+
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def configmaps(*names: str, **data: str) -> str:
