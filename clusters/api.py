@@ -19,14 +19,17 @@ from clusters.serializers import (
     NamespaceSerializer,
     NamespaceSettingsSerializer,
 )
-from kubernaut.api import PAGE_PARAMETERS, NewestFirstPagination, paginated
+from kubernaut.api import PAGE_PARAMETERS, page_of_rows, paginated
 
 
 def page_of(request, view, queryset, serializer_class) -> Response:
-    paginator = NewestFirstPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    rows = serializer_class(page, many=True, context={"request": request}).data
-    return paginator.get_paginated_response(rows)
+    """One newest-first page of model rows, as the serializer shows them."""
+    return page_of_rows(
+        request,
+        view,
+        queryset,
+        lambda page, _: serializer_class(page, many=True, context={"request": request}).data,
+    )
 
 
 def alive_namespaces():
