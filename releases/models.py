@@ -30,6 +30,15 @@ class Service(models.Model):
     """A deployable thing, created by its first release."""
 
     name = models.CharField(max_length=63, unique=True, validators=[service_name_validator])
+    team = models.ForeignKey(
+        "teams.Team",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="services",
+        help_text="The team that owns the service: its members may deploy it wherever the "
+        "team holds the deployer role. Empty: anyone with deployer may",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
