@@ -105,6 +105,7 @@ class DeploymentListApi(APIView):
                 attributes=data["attributes"],
                 user=request.user,
                 timeout_seconds=data.get("timeout_seconds"),
+                token=request.auth,
             )
         except services.NotFound as error:
             raise exceptions.NotFound(str(error)) from None
@@ -172,6 +173,7 @@ class RedeployApi(APIView):
                 original,
                 user=request.user,
                 timeout_seconds=given.validated_data.get("timeout_seconds"),
+                token=request.auth,
             )
         except services.PolicyViolated as error:
             raise refused(error) from None

@@ -115,6 +115,7 @@ def start(failed_id: int, target_id: int) -> Deployment | None:
                     user=system_user(),
                     timeout_seconds=target.timeout_seconds,
                     redeploy_of=target,
+                    automatic=True,
                 )
                 rollback.rollback_of = failed
                 rollback.save(update_fields=["rollback_of"])

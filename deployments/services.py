@@ -18,6 +18,7 @@ from deployments import manifests
 from deployments.models import Deployment, LogEntry
 from releases.models import Release
 from releases.templating import TemplateProblem
+from teams import access
 
 
 class NotFound(Exception):
@@ -110,12 +111,20 @@ def create_deployment(
     user,
     timeout_seconds: int | None = None,
     redeploy_of: Deployment | None = None,
+    token=None,
+    automatic: bool = False,
 ) -> Deployment:
-    """Render and validate the release for the namespace, save the deployment, queue it.
+    """Check the user (and their API token, if any) may deploy the release there; render and
+    validate it for the namespace, save the deployment, queue it.
 
-    Raises templating.TemplateProblem (nothing is saved) when the manifest cannot be used, and
-    PolicyViolated, one of them, when the namespace's deploy policy refuses it.
+    Raises teams.access.Forbidden when they may not, templating.TemplateProblem (nothing is
+    saved) when the manifest cannot be used, and PolicyViolated, one of them, when the
+    namespace's deploy policy refuses it. `automatic` deployments (a rollback the namespace's
+    settings asked for) are made by the system user: the namespace admin who chose the setting
+    authorized them.
     """
+    if not automatic:
+        access.require_deploy(user, release.service, namespace, token=token)
     with transaction.atomic():
         deployment = Deployment.objects.create(
             release=release,
@@ -154,7 +163,9 @@ def enqueue(deployment_id: int) -> None:
     )
 
 
-def redeploy(deployment: Deployment, *, user, timeout_seconds: int | None = None) -> Deployment:
+def redeploy(
+    deployment: Deployment, *, user, timeout_seconds: int | None = None, token=None
+) -> Deployment:
     """Deploy the same release to the same place with the same request attributes."""
     return create_deployment(
         release=Release.all_objects.select_related("service").get(pk=deployment.release_id),
@@ -163,6 +174,7 @@ def redeploy(deployment: Deployment, *, user, timeout_seconds: int | None = None
         user=user,
         timeout_seconds=timeout_seconds or deployment.timeout_seconds,
         redeploy_of=deployment,
+        token=token,
     )
 
 

@@ -1,6 +1,7 @@
 """Pages to deploy a release, follow a deployment, cancel, redeploy or roll it back, list them."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -10,6 +11,7 @@ from deployments.models import AlreadyFinished, Deployment
 from kubernaut.views import filter_query, newest_first, require_permission
 from releases.models import Release
 from releases.templating import TemplateProblem
+from teams import access
 
 RELATED = ("release", "service", "namespace__cluster", "created_by")
 HEAVY_FIELDS = ("manifest", "attributes", "requested_attributes", "applied_objects")
@@ -44,6 +46,8 @@ def deploy(request, release_id: int):
                 )
             except TemplateProblem as problem:
                 result.problem = str(problem)
+            except access.Forbidden as refusal:
+                raise PermissionDenied(str(refusal)) from None
             else:
                 messages.success(request, f"Deployment #{deployment.pk} is queued.")
                 return redirect("deployment", pk=deployment.pk)
@@ -86,6 +90,8 @@ def start_again(request, original: Deployment, verb: str):
         return redirect("deployment", pk=original.pk)
     try:
         deployment = services.redeploy(original, user=request.user)
+    except access.Forbidden as refusal:
+        raise PermissionDenied(str(refusal)) from None
     except TemplateProblem as problem:
         messages.error(request, f"Could not {verb}: {problem}")
         return redirect("deployment", pk=original.pk)

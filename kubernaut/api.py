@@ -10,6 +10,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from teams import access
+
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -162,6 +164,8 @@ def _sentence(errors, prefix: str = "") -> list[str]:
 
 def exception_handler(exc, context):
     """Errors as `{"detail": "<a sentence>", "errors": {...}}` with the right status code."""
+    if isinstance(exc, access.Forbidden):
+        exc = exceptions.PermissionDenied(str(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

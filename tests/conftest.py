@@ -1,9 +1,12 @@
 """Shared fixtures: a few named users and API clients authenticated as them.
 
 - admin: superuser
-- alice: an engineer (view, add and delete releases)
-- bob: read-only (view releases)
-- charlie: a valid account without any permission
+- alice: an engineer (view, add and delete releases), in team `engineers`
+- bob: read-only (view releases), in team `readers`
+- charlie: a valid account without any permission or team
+
+Every namespace `make_target` makes grants `deployer` to team engineers and `viewer` to team
+readers, as a platform team would set up a shared staging namespace.
 """
 
 import pytest
@@ -51,6 +54,32 @@ def no_overview_cache(settings):
     settings.KUBERNAUT_OVERVIEW_CACHE_SECONDS = 0
 
 
+def team(name: str):
+    from teams.models import Team
+
+    found, _ = Team.objects.get_or_create(name=name)
+    return found
+
+
+def grant(role: str, namespace, *, user=None, to_team=None):
+    """Give a user or a team a role on a namespace (or a whole cluster, given a Cluster)."""
+    from clusters.models import Cluster
+    from teams.models import Grant
+
+    if isinstance(namespace, Cluster):
+        return Grant.objects.create(role=role, user=user, team=to_team, cluster=namespace)
+    return Grant.objects.create(
+        role=role, user=user, team=to_team, cluster=namespace.cluster, namespace=namespace
+    )
+
+
+def open_to_teams(namespace):
+    """The usual test setup: team engineers deploys to the namespace, team readers reads it."""
+    grant("deployer", namespace, to_team=team("engineers"))
+    grant("viewer", namespace, to_team=team("readers"))
+    return namespace
+
+
 def make_user(username: str, *codenames: str, superuser: bool = False) -> User:
     if superuser:
         return User.objects.create_superuser(username, password="pw-" + username)
@@ -66,15 +95,19 @@ def admin_user(db) -> User:
 
 @pytest.fixture
 def alice(db) -> User:
-    return make_user(
+    user = make_user(
         "alice",
         "view_release", "add_release", "delete_release", "view_deployment", "add_deployment",
     )  # fmt: skip
+    team("engineers").members.add(user)
+    return user
 
 
 @pytest.fixture
 def bob(db) -> User:
-    return make_user("bob", "view_release", "view_deployment")
+    user = make_user("bob", "view_release", "view_deployment")
+    team("readers").members.add(user)
+    return user
 
 
 @pytest.fixture
@@ -158,7 +191,7 @@ def make_target(db, sandbox_cluster):
         client = ClusterClient.for_cluster(cluster)
         client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
         client.close()
-        return Namespace.objects.create(cluster=cluster, name=name, attributes={})
+        return open_to_teams(Namespace.objects.create(cluster=cluster, name=name, attributes={}))
 
     return make
 

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from releases.serializers import AttributesField
-from tests.conftest import HELLO_TEMPLATE, release_body
+from tests.conftest import HELLO_TEMPLATE, open_to_teams, release_body
 
 pytestmark = pytest.mark.django_db
 
@@ -176,7 +176,7 @@ def test_a_log_position_beyond_any_id_is_a_400(alice_api, alice, make_release):
     cluster = Cluster(name="c", timeout_seconds=30)
     cluster.set_kubeconfig("apiVersion: v1\nkind: Config\n")
     cluster.save()
-    namespace = Namespace.objects.create(cluster=cluster, name="n", attributes={})
+    namespace = open_to_teams(Namespace.objects.create(cluster=cluster, name="n", attributes={}))
     deployment = services.create_deployment(
         release=make_release(), namespace=namespace, attributes={}, user=alice
     )

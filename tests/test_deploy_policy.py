@@ -12,6 +12,7 @@ from clusters.models import Cluster, Namespace
 from deployments import runner, services
 from deployments.models import Deployment
 from releases import services as release_services
+from tests.conftest import open_to_teams
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +80,7 @@ def place(db) -> Namespace:
     cluster = Cluster(name="prod-eu")
     cluster.set_kubeconfig("apiVersion: v1\nclusters: []\ncontexts: []\n")
     cluster.save()
-    return Namespace.objects.create(cluster=cluster, name="staging")
+    return open_to_teams(Namespace.objects.create(cluster=cluster, name="staging"))
 
 
 def release(user, text: str, version: str = "1"):

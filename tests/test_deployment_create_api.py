@@ -5,7 +5,7 @@ from django_q.models import OrmQ
 
 from clusters.models import Cluster, Namespace
 from deployments.models import Deployment
-from tests.conftest import HELLO_TEMPLATE
+from tests.conftest import HELLO_TEMPLATE, open_to_teams
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,9 @@ def staging(db) -> Namespace:
     cluster = Cluster(name="prod-eu")
     cluster.set_kubeconfig("apiVersion: v1\nclusters: []\ncontexts: []\n")
     cluster.save()
-    return Namespace.objects.create(cluster=cluster, name="staging", attributes={"tier": "web"})
+    return open_to_teams(
+        Namespace.objects.create(cluster=cluster, name="staging", attributes={"tier": "web"})
+    )
 
 
 def body(**overrides) -> dict:
@@ -81,7 +83,9 @@ def test_deleted_release_cannot_be_deployed(alice_api, alice, staging, make_rele
 
 def test_missing_variable_at_deploy_time_is_named(alice_api, staging, make_release, alice):
     # The release relies on a namespace attribute that this namespace does not set.
-    Namespace.objects.create(cluster=staging.cluster, name="other", attributes={"region": "eu"})
+    open_to_teams(
+        Namespace.objects.create(cluster=staging.cluster, name="other", attributes={"region": "eu"})
+    )
     from releases import services as release_services
 
     template = HELLO_TEMPLATE.replace(

@@ -5,6 +5,7 @@ import pytest
 from clusters.kube import ClusterClient
 from clusters.models import Cluster, Namespace
 from deployments.models import Deployment
+from tests.conftest import open_to_teams
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +92,7 @@ def test_unreachable_cluster_is_shown_and_nothing_is_queued(client, alice, make_
         "contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {}}]\n"
     )
     cluster.save()
-    namespace = Namespace.objects.create(cluster=cluster, name="staging")
+    namespace = open_to_teams(Namespace.objects.create(cluster=cluster, name="staging"))
     client.force_login(alice)
 
     page = client.post(f"/releases/{release.pk}/deploy", form(namespace, "deploy")).content.decode()

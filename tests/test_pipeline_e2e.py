@@ -12,6 +12,7 @@ from accounts.models import ApiToken
 from clusters.kube import ClusterClient
 from clusters.models import Cluster, Namespace
 from sandbox.testing import running_sandbox
+from tests.conftest import open_to_teams
 from tests.test_deployment_e2e import start_qcluster, stop
 from tests.test_pipeline_support import HELLO, kubernaut, push_image, running_registry
 
@@ -40,7 +41,7 @@ def add_cluster(sandbox, name: str, registry_url: str, namespaces: list[str]) ->
     try:
         for namespace in namespaces:
             client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-            Namespace.objects.create(cluster=cluster, name=namespace)
+            open_to_teams(Namespace.objects.create(cluster=cluster, name=namespace))
     finally:
         client.close()
     return cluster

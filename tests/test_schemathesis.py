@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 
 from accounts.models import ApiToken
 from clusters.models import Cluster, Namespace
-from tests.conftest import make_user, release_body
+from tests.conftest import grant, make_user, release_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,7 +26,7 @@ CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
 EXAMPLES_PER_OPERATION = 15
 
 
-def seed() -> None:
+def seed() -> Cluster:
     """A release and a place to deploy it, so that valid requests can succeed."""
     from releases import services
 
@@ -36,6 +36,7 @@ def seed() -> None:
     cluster.set_kubeconfig("apiVersion: v1\nkind: Config\n")
     cluster.save()
     Namespace.objects.create(cluster=cluster, name="staging", attributes={})
+    return cluster
 
 
 def token_for(user) -> str:
@@ -55,8 +56,9 @@ def load(live_server, key: str) -> schemathesis.schemas.BaseSchema:
 
 @pytest.fixture
 def full_schema(live_server):
-    seed()
+    cluster = seed()
     everything = make_user("operator")
+    grant("admin", cluster, user=everything)
     everything.user_permissions.set(
         Permission.objects.filter(
             content_type__app_label__in=["releases", "deployments", "clusters"]
@@ -67,8 +69,10 @@ def full_schema(live_server):
 
 @pytest.fixture
 def read_only_schema(live_server):
-    seed()
-    schema = load(live_server, token_for(make_user("reader", "view_release", "view_deployment")))
+    cluster = seed()
+    reader = make_user("reader", "view_release", "view_deployment")
+    grant("viewer", cluster, user=reader)
+    schema = load(live_server, token_for(reader))
     # The second pass asks whether refusals are documented; random cases are enough for that,
     # and the first pass already walks the boundary values (the coverage phase).
     schema.config.phases.update(phases=["fuzzing"])

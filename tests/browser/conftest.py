@@ -14,6 +14,7 @@ import pytest
 
 from clusters.kube import ClusterClient
 from clusters.models import Cluster, Namespace
+from tests.conftest import open_to_teams
 from tests.test_deployment_e2e import start_qcluster, stop
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make beside
@@ -63,7 +64,7 @@ def staging(transactional_db, sandbox_cluster) -> Namespace:
     client = ClusterClient.for_cluster(cluster)
     client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     client.close()
-    return Namespace.objects.create(cluster=cluster, name=name)
+    return open_to_teams(Namespace.objects.create(cluster=cluster, name=name))
 
 
 @pytest.fixture
