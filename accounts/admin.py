@@ -5,12 +5,41 @@ from accounts.models import ApiToken
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["key_prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    """Tokens with their scope. The key's hash is never shown (nor editable): the prefix tells
+    tokens apart."""
+
+    list_display = [
+        "key_prefix",
+        "user",
+        "name",
+        "read_only",
+        "services",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = [
+        ("revoked_at", admin.EmptyFieldListFilter),
+        ("expires_at", admin.EmptyFieldListFilter),
+        "read_only",
+    ]
     search_fields = ["user__username", "name", "key_prefix"]
     readonly_fields = ["key_prefix", "created_at", "last_used_at"]
-    fields = ["user", "name", "key_prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "user",
+        "name",
+        "key_prefix",
+        "namespaces",
+        "services",
+        "read_only",
+        "expires_at",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     autocomplete_fields = ["user"]
+    filter_horizontal = ["namespaces"]
 
     def save_model(self, request, obj, form, change):
         if not change:
