@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
 from accounts.models import ApiToken
+from audit.services import record
 
 
 @admin.register(ApiToken)
@@ -49,6 +50,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
                 request, f"The token's key is {key}: copy it now, it is not shown again."
             )
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        # After the namespaces are saved, so that the entry tells the whole scope. The admin
+        # runs this in the same transaction as the save.
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        if not change:
+            record("token.created", obj, message=obj.scope_summary())
+        elif "revoked_at" in form.changed_data and obj.revoked_at is not None:
+            record("token.revoked", obj, message=f"Revoked the token {obj.label} in the admin.")
+        elif form.changed_data:
+            record(
+                "token.changed",
+                obj,
+                changes={"fields": sorted(form.changed_data)},
+                message=obj.scope_summary(),
+            )
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # revoke instead: the row says who could call the API, and until when

@@ -187,7 +187,32 @@ def test_admin_shows_a_new_key_once_and_stores_its_hash(admin_user, bob, client)
     assert response.status_code == 200
     message = next(str(m) for m in response.context["messages"] if "kn_" in str(m))
     key = message.split("The token's key is ")[1].split(":")[0]
-    assert ApiToken.objects.get(name="ci").key_hash == hashlib.sha256(key.encode()).hexdigest()
+    token = ApiToken.objects.get(name="ci")
+    assert token.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    entry = AuditEntry.objects.get(action="token.created")
+    assert entry.door == "admin" and entry.actor == admin_user
+    assert entry.object_id == str(token.pk) and key not in str(entry.changes) + entry.message
+
+
+def test_revoking_in_the_admin_is_audited(admin_user, bob, client):
+    token, _ = ApiToken.issue(bob, "ci")
+    client.force_login(admin_user)
+    response = client.post(
+        f"/admin/accounts/apitoken/{token.pk}/change/",
+        {
+            "user": bob.pk,
+            "name": "ci",
+            "services": "",
+            "revoked_at_0": "2026-12-01",
+            "revoked_at_1": "10:00:00",
+            "expires_at_0": "",
+            "expires_at_1": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert AuditEntry.objects.get(action="token.revoked").object_id == str(token.pk)
 
 
 def test_admin_shows_the_scope_and_never_the_hash(admin_user, bob, namespaces, client):
