@@ -1,16 +1,46 @@
 from django.contrib import admin, messages
 
 from accounts.models import ApiToken
+from audit.services import record
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["key_prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    """Tokens with their scope. The key's hash is never shown (nor editable): the prefix tells
+    tokens apart."""
+
+    list_display = [
+        "key_prefix",
+        "user",
+        "name",
+        "read_only",
+        "services",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = [
+        ("revoked_at", admin.EmptyFieldListFilter),
+        ("expires_at", admin.EmptyFieldListFilter),
+        "read_only",
+    ]
     search_fields = ["user__username", "name", "key_prefix"]
     readonly_fields = ["key_prefix", "created_at", "last_used_at"]
-    fields = ["user", "name", "key_prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "user",
+        "name",
+        "key_prefix",
+        "namespaces",
+        "services",
+        "read_only",
+        "expires_at",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     autocomplete_fields = ["user"]
+    filter_horizontal = ["namespaces"]
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -20,6 +50,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
                 request, f"The token's key is {key}: copy it now, it is not shown again."
             )
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        # After the namespaces are saved, so that the entry tells the whole scope. The admin
+        # runs this in the same transaction as the save.
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        if not change:
+            record("token.created", obj, message=obj.scope_summary())
+        elif "revoked_at" in form.changed_data and obj.revoked_at is not None:
+            record("token.revoked", obj, message=f"Revoked the token {obj.label} in the admin.")
+        elif form.changed_data:
+            record(
+                "token.changed",
+                obj,
+                changes={"fields": sorted(form.changed_data)},
+                message=obj.scope_summary(),
+            )
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # revoke instead: the row says who could call the API, and until when

@@ -29,8 +29,9 @@ ERROR_SCHEMA = {
 
 SHARED = {
     "400": "The request is invalid: `detail` says what to fix, `errors` names the fields.",
-    "401": "No credentials, or a token that is unknown or revoked.",
-    "403": "Your account lacks the permission this operation needs.",
+    "401": "No credentials, or a token that is unknown, revoked or expired.",
+    "403": "Your account lacks the permission this operation needs, or your token's scope "
+    "(namespaces, services, read-only) does not cover it.",
 }
 WITH_PATH_PARAMETERS = {"404": "There is no such object, or it was deleted."}
 WITH_BODY = {

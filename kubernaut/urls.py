@@ -12,7 +12,7 @@ from deployments.api import (
     DeploymentLogApi,
     RedeployApi,
 )
-from kubernaut import health, views
+from kubernaut import account, health, views
 from kubernaut.api import api_not_found
 from releases import views as release_views
 from releases.api import ReleaseDetailApi, ReleaseListApi
@@ -53,6 +53,8 @@ urlpatterns = [
     path("deployments/<int:pk>/redeploy", deployment_views.redeploy, name="redeploy"),
     path("deployments/<int:pk>/rollback", deployment_views.rollback, name="rollback"),
     path("deployments/<int:pk>/cancel", deployment_views.cancel, name="cancel"),
+    path("account/tokens/", account.tokens, name="tokens"),
+    path("account/tokens/<int:pk>/revoke", account.revoke, name="token-revoke"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
 ]

@@ -125,7 +125,9 @@ class ReleaseListApi(APIView):
         given = ReleaseInputSerializer(data=data)
         given.is_valid(raise_exception=True)
         try:
-            release = services.create_release(**given.validated_data, user=request.user)
+            release = services.create_release(
+                **given.validated_data, user=request.user, token=request.auth
+            )
         except TemplateProblem as problem:
             raise ValidationError({"template": [str(problem)]}) from None
         except services.ReleaseConflict as conflict:
@@ -149,6 +151,7 @@ class ReleaseDetailApi(APIView):
     @extend_schema(summary="Delete a release (soft: the record stays)", responses={204: None})
     def delete(self, request, pk: int):
         release = self.get_release(pk)
+        services.require_token_covers(request.auth, release.service.name)
         if not release.soft_delete(by=request.user):
             raise NotFound("This release was deleted meanwhile by another request.")
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -5,10 +5,20 @@ from django.db import IntegrityError, connection, transaction
 
 from releases import templating
 from releases.models import Release, Service
+from teams import access
 
 
 class ReleaseConflict(Exception):
     """The service already has an alive release with this version."""
+
+
+def require_token_covers(token, service: str) -> None:
+    """Raise teams.access.Forbidden if the API token (None: not a token request) is limited to
+    other services, or to reading."""
+    if token is not None:
+        refusal = token.scope_refusal(service=service, write=True)
+        if refusal:
+            raise access.Forbidden(refusal)
 
 
 def known_namespace_attributes() -> set[str]:
@@ -23,13 +33,22 @@ def known_namespace_attributes() -> set[str]:
 
 
 def create_release(
-    *, service: str, version: str, template: str, attributes: dict[str, str], comment: str, user
+    *,
+    service: str,
+    version: str,
+    template: str,
+    attributes: dict[str, str],
+    comment: str,
+    user,
+    token=None,
 ) -> Release:
     """Check the template and record the release, creating the service on its first release.
 
-    Raises templating.TemplateProblem for a template that cannot work and ReleaseConflict for a
+    Raises teams.access.Forbidden when the API token (if any) does not cover the service,
+    templating.TemplateProblem for a template that cannot work and ReleaseConflict for a
     version the service already has.
     """
+    require_token_covers(token, service)
     templating.check(
         template,
         attributes,
