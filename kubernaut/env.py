@@ -79,6 +79,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return items
 
 
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def env_url(name: str) -> str:
+    """An https:// address ("" when unset); plain http:// only on this machine, where nothing
+    travels over a network."""
+    value = (env_str(name) or "").strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return value
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return value
+    raise ImproperlyConfigured(
+        f"{name} must be an https:// address (plain http:// only on localhost), got {value!r}"
+    )
+
+
 def parse_database_url(name: str, url: str) -> dict:
     """Django DATABASES entry for a postgres:// or postgresql:// URL.
 

@@ -14,6 +14,7 @@ from kubernaut.env import (
     env_int,
     env_list,
     env_str,
+    env_url,
     load_dotenv,
     parse_database_url,
 )
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "releases",
     "deployments",
     "maintenance",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -114,6 +116,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Passwords (local admins) first; single sign-on when configured (below, docs/sso.md).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "sso.backends.OidcBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -227,6 +234,25 @@ KUBERNAUT_OVERVIEW_CACHE_SECONDS = env_int("KUBERNAUT_OVERVIEW_CACHE_SECONDS", 2
 # 5% of the live ones) make a table get VACUUM (ANALYZE) instead.
 KUBERNAUT_ANALYZE_MINUTES = env_int("KUBERNAUT_ANALYZE_MINUTES", 60, minimum=1)
 KUBERNAUT_VACUUM_DEAD_ROWS = env_int("KUBERNAUT_VACUUM_DEAD_ROWS", 10000, minimum=1)
+
+# Single sign-on with OpenID Connect (docs/sso.md); off while the issuer is unset. Password
+# sign-in stays for local admins either way.
+KUBERNAUT_OIDC_ISSUER = env_url("KUBERNAUT_OIDC_ISSUER")
+KUBERNAUT_OIDC_CLIENT_ID = env_str("KUBERNAUT_OIDC_CLIENT_ID") or ""
+KUBERNAUT_OIDC_CLIENT_SECRET = env_str("KUBERNAUT_OIDC_CLIENT_SECRET") or ""
+KUBERNAUT_OIDC_SCOPES = env_list("KUBERNAUT_OIDC_SCOPES", ["openid", "profile", "email"])
+KUBERNAUT_OIDC_GROUPS_CLAIM = env_str("KUBERNAUT_OIDC_GROUPS_CLAIM") or "groups"
+KUBERNAUT_OIDC_BUTTON_LABEL = env_str("KUBERNAUT_OIDC_BUTTON_LABEL") or "single sign-on"
+# Where the provider sends people back; by default /sso/callback on the address the browser used
+# (set it when a proxy in front changes the scheme or host).
+KUBERNAUT_OIDC_REDIRECT_URI = env_url("KUBERNAUT_OIDC_REDIRECT_URI")
+if KUBERNAUT_OIDC_ISSUER and not KUBERNAUT_OIDC_CLIENT_ID:
+    raise ImproperlyConfigured(
+        "KUBERNAUT_OIDC_CLIENT_ID must be set when KUBERNAUT_OIDC_ISSUER is: the client id the "
+        "identity provider gave Kubernaut (docs/sso.md)"
+    )
+if KUBERNAUT_OIDC_ISSUER and "openid" not in KUBERNAUT_OIDC_SCOPES:
+    raise ImproperlyConfigured("KUBERNAUT_OIDC_SCOPES must include openid")
 
 LOGGING = {
     "version": 1,

@@ -16,6 +16,7 @@ from kubernaut import account, health, views
 from kubernaut.api import api_not_found
 from releases import views as release_views
 from releases.api import ReleaseDetailApi, ReleaseListApi
+from sso import views as sso_views
 
 api = [
     path("releases", ReleaseListApi.as_view(), name="release-list"),
@@ -38,8 +39,9 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", sso_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("sso/", include("sso.urls")),
     path("services/<str:name>/", release_views.service_detail, name="service"),
     path("releases/", release_views.release_list, name="releases"),
     path("releases/<int:release_id>/deploy", deployment_views.deploy, name="deploy"),
