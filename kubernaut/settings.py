@@ -243,6 +243,9 @@ KUBERNAUT_OIDC_CLIENT_SECRET = env_str("KUBERNAUT_OIDC_CLIENT_SECRET") or ""
 KUBERNAUT_OIDC_SCOPES = env_list("KUBERNAUT_OIDC_SCOPES", ["openid", "profile", "email"])
 KUBERNAUT_OIDC_GROUPS_CLAIM = env_str("KUBERNAUT_OIDC_GROUPS_CLAIM") or "groups"
 KUBERNAUT_OIDC_BUTTON_LABEL = env_str("KUBERNAUT_OIDC_BUTTON_LABEL") or "single sign-on"
+# A Django group every single sign-on user is put in, for the model permissions pages and the API
+# ask for (view releases, deployments...); roles on namespaces come from teams. Empty: none.
+KUBERNAUT_OIDC_USER_GROUP = env_str("KUBERNAUT_OIDC_USER_GROUP") or ""
 # Where the provider sends people back; by default /sso/callback on the address the browser used
 # (set it when a proxy in front changes the scheme or host).
 KUBERNAUT_OIDC_REDIRECT_URI = env_url("KUBERNAUT_OIDC_REDIRECT_URI")

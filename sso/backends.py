@@ -14,5 +14,8 @@ class OidcBackend(ModelBackend):
         if oidc_issuer is None or oidc_claims is None:
             return None  # a password sign-in: ModelBackend's
         return services.sign_in(
-            oidc_issuer, oidc_claims, groups_claim=settings.KUBERNAUT_OIDC_GROUPS_CLAIM
+            oidc_issuer,
+            oidc_claims,
+            groups_claim=settings.KUBERNAUT_OIDC_GROUPS_CLAIM,
+            user_group=settings.KUBERNAUT_OIDC_USER_GROUP,
         )

@@ -8,7 +8,7 @@ memberships change in one transaction, each change recorded in the audit trail b
 import logging
 import re
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -42,24 +42,24 @@ def groups_in(claims: dict, claim: str) -> set[str]:
     return set()
 
 
-def sign_in(issuer: str, claims: dict, *, groups_claim: str) -> User:
+def sign_in(issuer: str, claims: dict, *, groups_claim: str, user_group: str = "") -> User:
     """The user of this identity (created at its first sign-in), with their profile from the
     claims and their memberships of teams that have an `sso_group` set to exactly the groups in
-    `groups_claim`. Teams without an `sso_group` are left alone. SignInRefused for a user that
-    is deactivated."""
+    `groups_claim`. Teams without an `sso_group` are left alone. The user is put in the Django
+    group `user_group`, if one is named. SignInRefused for a user that is deactivated."""
     # Two first sign-ins of one person at once: the loser of the unique constraint finds the
     # winner's identity on the second try.
     for attempt in range(2):
         try:
             with transaction.atomic():
-                return _sign_in(issuer, claims, groups_in(claims, groups_claim))
+                return _sign_in(issuer, claims, groups_in(claims, groups_claim), user_group)
         except IntegrityError:
             if attempt:
                 raise
     raise AssertionError("unreachable")
 
 
-def _sign_in(issuer: str, claims: dict, groups: set[str]) -> User:
+def _sign_in(issuer: str, claims: dict, groups: set[str], user_group: str) -> User:
     subject = str(claims["sub"])
     identity = (
         SsoIdentity.objects.select_for_update()
@@ -71,7 +71,7 @@ def _sign_in(issuer: str, claims: dict, groups: set[str]) -> User:
         user = _create_user(claims)
         identity = SsoIdentity.objects.create(issuer=issuer, subject=subject, user=user)
         record(
-            "sso_identity_linked",
+            "sso_identity.linked",
             identity,
             actor=user,
             changes=snapshot(identity),
@@ -88,8 +88,24 @@ def _sign_in(issuer: str, claims: dict, groups: set[str]) -> User:
         _update_profile(user, claims)
     identity.last_sign_in_at = timezone.now()
     identity.save(update_fields=["last_sign_in_at"])
+    if user_group:
+        _join_user_group(user, user_group)
     sync_teams(user, groups)
     return user
+
+
+def _join_user_group(user: User, name: str) -> None:
+    group, _ = Group.objects.get_or_create(name=name)
+    if user.groups.filter(pk=group.pk).exists():
+        return
+    user.groups.add(group)
+    record(
+        "user.changed",
+        user,
+        actor=user,
+        changes={"groups": {"added": name}},
+        message="Put in the group of single sign-on users (KUBERNAUT_OIDC_USER_GROUP).",
+    )
 
 
 def _profile_from(claims: dict) -> dict[str, str]:
@@ -125,7 +141,7 @@ def _create_user(claims: dict) -> User:
     user.set_unusable_password()  # signs in through the provider only
     user.save()
     record(
-        "user_created",
+        "user.created",
         user,
         actor=user,
         changes=snapshot(user, ["username", "email", "first_name", "last_name"]),
@@ -144,7 +160,7 @@ def _update_profile(user: User, claims: dict) -> None:
         setattr(user, field, value)
     user.save(update_fields=list(profile))
     record(
-        "user_changed",
+        "user.changed",
         user,
         actor=user,
         changes=changes,
@@ -161,7 +177,7 @@ def sync_teams(user: User, groups: set[str]) -> None:
     for team in sorted(wanted - current, key=str):
         team.members.add(user)
         record(
-            "team_member_added",
+            "team.member_added",
             team,
             actor=user,
             changes={"member": user.username},
@@ -170,7 +186,7 @@ def sync_teams(user: User, groups: set[str]) -> None:
     for team in sorted(current - wanted, key=str):
         team.members.remove(user)
         record(
-            "team_member_removed",
+            "team.member_removed",
             team,
             actor=user,
             changes={"member": user.username},

@@ -2,7 +2,7 @@
 and their teams with an identity-provider group follow the groups claim exactly."""
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, Permission, User
 
 from audit.models import AuditEntry
 from clusters.models import Cluster, Namespace
@@ -44,7 +44,7 @@ def test_first_sign_in_creates_the_user_and_links_the_identity(payments):
     assert (identity.issuer, identity.subject) == (ISSUER, "s-dana")
     assert identity.last_sign_in_at is not None
     actions = list(AuditEntry.objects.order_by("id").values_list("action", flat=True))
-    assert actions == ["user_created", "sso_identity_linked", "team_member_added"]
+    assert actions == ["user.created", "sso_identity.linked", "team.member_added"]
 
 
 def test_the_next_sign_in_finds_the_user_by_subject_even_when_renamed(payments):
@@ -54,7 +54,7 @@ def test_the_next_sign_in_finds_the_user_by_subject_even_when_renamed(payments):
     assert again.pk == first.pk
     assert again.username == "dana"  # the username stays; the profile follows the provider
     assert User.objects.get(pk=first.pk).email == "dscully@example.test"
-    changed = AuditEntry.objects.get(action="user_changed")
+    changed = AuditEntry.objects.get(action="user.changed")
     assert changed.changes == {"email": ["dana@example.test", "dscully@example.test"]}
 
 
@@ -98,7 +98,7 @@ def test_memberships_follow_the_groups_claim_and_leave_other_teams_alone(payment
 
     sign_in_as(groups=["web-devs"])
     assert set(user.teams.values_list("name", flat=True)) == {"web", "oncall"}
-    removed = AuditEntry.objects.get(action="team_member_removed")
+    removed = AuditEntry.objects.get(action="team.member_removed")
     assert (removed.object_repr, removed.changes) == ("payments", {"member": "dana"})
 
     sign_in_as(groups=None)  # the claim is gone: no group vouched for
@@ -123,6 +123,18 @@ def test_team_roles_apply_at_once(payments):
     user = sign_in_as()
 
     assert roles_of(user).role_on(namespace) == "deployer"
+
+
+def test_every_sso_user_joins_the_configured_django_group(db):
+    engineers = Group.objects.create(name="engineers")
+    engineers.permissions.add(Permission.objects.get(codename="view_release"))
+
+    user = sign_in(ISSUER, claims(), groups_claim="groups", user_group="engineers")
+    sign_in(ISSUER, claims(), groups_claim="groups", user_group="engineers")
+
+    assert User.objects.get(pk=user.pk).has_perm("releases.view_release")
+    assert AuditEntry.objects.filter(action="user.changed").count() == 1  # joined once
+    assert not sign_in_as(sub="s-other").groups.exists()  # no group named: none joined
 
 
 @pytest.mark.parametrize(
