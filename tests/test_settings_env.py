@@ -135,3 +135,24 @@ def test_settings_module_refuses_a_heartbeat_judged_stale_too_soon():
     )  # fmt: skip
     assert result.returncode != 0
     assert "KUBERNAUT_HEARTBEAT_STALE_SECONDS must be at least three" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["https://idp.example/realms/main", "http://localhost:8080", "http://127.0.0.1:5556/dex"],
+)
+def test_env_url_takes_https_and_loopback_http(monkeypatch, value):
+    monkeypatch.setenv("KUBERNAUT_OIDC_ISSUER", value)
+    assert env.env_url("KUBERNAUT_OIDC_ISSUER") == value
+
+
+@pytest.mark.parametrize("value", ["http://idp.example", "http://localhost.evil.example", "idp"])
+def test_env_url_refuses_plain_http_over_a_network(monkeypatch, value):
+    monkeypatch.setenv("KUBERNAUT_OIDC_ISSUER", value)
+    with pytest.raises(ImproperlyConfigured, match="KUBERNAUT_OIDC_ISSUER must be an https://"):
+        env.env_url("KUBERNAUT_OIDC_ISSUER")
+
+
+def test_env_url_unset_is_empty(monkeypatch):
+    monkeypatch.delenv("KUBERNAUT_OIDC_ISSUER", raising=False)
+    assert env.env_url("KUBERNAUT_OIDC_ISSUER") == ""
