@@ -198,7 +198,9 @@ def exchange_code(
         if client_secret:
             data["client_secret"] = client_secret
     try:
-        response = requests.post(found.token_endpoint, data=data, headers=headers, timeout=TIMEOUT)
+        response = requests.post(
+            found.token_endpoint, data=data, headers=headers, timeout=TIMEOUT, allow_redirects=False
+        )
     except requests.RequestException as error:
         raise SsoError(
             f"The identity provider could not be reached to finish signing in "

@@ -5,7 +5,6 @@ sso/oidc.py has checked the ID token. The user, their link to the identity and t
 memberships change in one transaction, each change recorded in the audit trail beside it.
 """
 
-import logging
 import re
 
 from django.contrib.auth.models import Group, User
@@ -16,8 +15,6 @@ from audit.services import diff, record, snapshot
 from sso.models import SsoIdentity
 from teams.access import forget_roles
 from teams.models import Team
-
-log = logging.getLogger(__name__)
 
 NOT_IN_USERNAMES = re.compile(r"[^\w.@+-]")  # what Django's username validator refuses
 PROFILE_CLAIMS = {"email": "email", "first_name": "given_name", "last_name": "family_name"}
@@ -61,6 +58,11 @@ def sign_in(issuer: str, claims: dict, *, groups_claim: str, user_group: str = "
 
 def _sign_in(issuer: str, claims: dict, groups: set[str], user_group: str) -> User:
     subject = str(claims["sub"])
+    if len(subject) > SsoIdentity._meta.get_field("subject").max_length:
+        raise SignInRefused(
+            "The identity provider sent a subject longer than OpenID Connect allows (255 "
+            "characters); an admin should check the provider."
+        )
     identity = (
         SsoIdentity.objects.select_for_update()
         .select_related("user")

@@ -89,6 +89,11 @@ def test_a_deactivated_user_is_refused(db):
     assert refused.value.username == "dana"
 
 
+def test_a_subject_longer_than_the_standard_allows_is_refused(db):
+    with pytest.raises(SignInRefused, match="longer than OpenID Connect allows"):
+        sign_in_as(sub="x" * 256)
+
+
 def test_memberships_follow_the_groups_claim_and_leave_other_teams_alone(payments):
     web = Team.objects.create(name="web", sso_group="web-devs")
     hand_made = Team.objects.create(name="oncall")  # no sso_group: managed in Kubernaut

@@ -108,3 +108,17 @@ def test_a_replayed_callback_is_refused_and_audited(page, live_server, sso_on):
 
     expect(page.get_by_role("alert")).to_contain_text("not started in this browser")
     assert AuditEntry.objects.filter(action="sign_in_failed").count() == 1
+
+
+def test_a_wrong_client_secret_is_a_page_with_a_sentence_and_a_failed_sign_in(
+    page, live_server, sso_on, settings
+):
+    settings.KUBERNAUT_OIDC_CLIENT_SECRET = "not-the-secret"  # noqa: S105
+
+    sign_in_at_the_provider(page, live_server, "dana", "dana-password")
+
+    expect(page.get_by_role("alert")).to_contain_text("refused to finish the sign-in")
+    failed = AuditEntry.objects.get(action="sign_in_failed")
+    assert "check the client id and secret" in failed.message
+    assert "not-the-secret" not in str(vars(failed))
+    assert not User.objects.filter(username="dana").exists()
