@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "clusters",
     "teams",
     "releases",
+    "locks",
     "deployments",
     "maintenance",
 ]
