@@ -1,12 +1,14 @@
 """The locks API: lock a namespace (or one service in it), list the locks, unlock."""
 
 from django.db.models import Q
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from kubernaut.api import PAGE_PARAMETERS, Conflict, page_of_rows, paginated
+from kubernaut.parsers import JSONParser
 from kubernaut.schema import error_response
 from locks import services
 from locks.models import Lock
@@ -23,6 +25,8 @@ from teams import access
 
 
 class LockListApi(APIView):
+    parser_classes = [JSONParser]  # a lock is a small JSON object; no forms to support
+
     @extend_schema(
         summary="List the active locks, newest first",
         description="Locks of the namespaces you can see (viewer or more) that block now: not "
@@ -120,6 +124,17 @@ class LockDetailApi(APIView):
         except services.NotFound as error:
             raise exceptions.NotFound(str(error)) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LockInputSchema(OpenApiSerializerExtension):
+    """Tells the OpenAPI document what to_internal_value enforces: no other fields."""
+
+    target_class = LockInputSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        schema["additionalProperties"] = False
+        return schema
 
 
 def visible_lock(request, pk: int) -> Lock:
