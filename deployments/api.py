@@ -23,8 +23,17 @@ from deployments.serializers import (
     RedeployInputSerializer,
     deployment_rows,
 )
-from kubernaut.api import PAGE_PARAMETERS, Conflict, PolicyViolation, page_of_rows, paginated
+from kubernaut.api import (
+    PAGE_PARAMETERS,
+    Conflict,
+    Locked,
+    PolicyViolation,
+    page_of_rows,
+    paginated,
+)
 from kubernaut.schema import error_response
+from locks import services as locks
+from locks.serializers import LockedErrorSerializer, LockSerializer
 from releases.templating import TemplateProblem
 
 RELATED = (
@@ -41,6 +50,22 @@ MANIFEST_REFUSED = OpenApiResponse(
     "Kubernetes schema, or the namespace's deploy policy refuses it (then `violations` lists "
     "each object, field and rule). Nothing is queued.",
 )
+
+
+TARGET_LOCKED = OpenApiResponse(
+    LockedErrorSerializer,
+    description="The target (the namespace, or this service in it) is locked: `detail` says by "
+    "whom, since when and why, `lock` is the lock. Nothing is queued. An admin of the namespace "
+    "may send `override_lock` with a reason (docs/locks.md).",
+)
+FORBIDDEN = error_response(
+    "You may not deploy this service there (the deployer role on the namespace, for a service "
+    "of your team), or you sent `override_lock` without the admin role there."
+)
+
+
+def locked(request, error: locks.Locked) -> Locked:
+    return Locked(str(error), LockSerializer(error.lock, context={"request": request}).data)
 
 
 def refused(error: services.PolicyViolated) -> PolicyViolation:
@@ -83,7 +108,9 @@ class DeploymentListApi(APIView):
         responses={
             202: DeploymentDetailSerializer,
             400: MANIFEST_REFUSED,
+            403: FORBIDDEN,
             404: error_response("There is no such release, cluster or namespace."),
+            423: TARGET_LOCKED,
         },
     )
     def post(self, request):
@@ -106,9 +133,12 @@ class DeploymentListApi(APIView):
                 user=request.user,
                 timeout_seconds=data.get("timeout_seconds"),
                 token=request.auth,
+                override_lock=data.get("override_lock", ""),
             )
         except services.NotFound as error:
             raise exceptions.NotFound(str(error)) from None
+        except locks.Locked as error:
+            raise locked(request, error) from None
         except services.PolicyViolated as error:
             raise refused(error) from None
         except TemplateProblem as problem:
@@ -160,7 +190,12 @@ class RedeployApi(APIView):
         summary="Deploy the same release to the same place again",
         description="The way to roll back is to redeploy an earlier deployment.",
         request=RedeployInputSerializer,
-        responses={202: DeploymentDetailSerializer, 400: MANIFEST_REFUSED},
+        responses={
+            202: DeploymentDetailSerializer,
+            400: MANIFEST_REFUSED,
+            403: FORBIDDEN,
+            423: TARGET_LOCKED,
+        },
     )
     def post(self, request, pk: int):
         original = get_object_or_404(Deployment.objects.select_related(*RELATED), pk=pk)
@@ -174,7 +209,10 @@ class RedeployApi(APIView):
                 user=request.user,
                 timeout_seconds=given.validated_data.get("timeout_seconds"),
                 token=request.auth,
+                override_lock=given.validated_data.get("override_lock", ""),
             )
+        except locks.Locked as error:
+            raise locked(request, error) from None
         except services.PolicyViolated as error:
             raise refused(error) from None
         except TemplateProblem as problem:

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from clusters.models import MAX_TIMEOUT_SECONDS, Namespace
 from deployments.models import Deployment
+from locks.models import MAX_REASON_LENGTH
 from releases.serializers import AttributesField
 
 
@@ -51,6 +52,14 @@ class DeployForm(forms.Form):
         min_value=10,
         max_value=MAX_TIMEOUT_SECONDS,
         help_text="Empty for the cluster's default.",
+    )
+    # Shown only to admins of a locked namespace (templates/deployments/deploy.html).
+    override_lock = forms.CharField(
+        label="Deploy despite the lock, because",
+        required=False,
+        max_length=MAX_REASON_LENGTH,
+        help_text="Only admins of the namespace may. Your reason is recorded in the audit trail "
+        "and the deployment's log.",
     )
 
     def clean_attributes(self) -> dict[str, str]:

@@ -12,7 +12,9 @@ Rules:
 - a rollback that fails does not start another (no loop between two bad releases);
 - nothing newer was asked for the same (service, namespace): a newer deployment, a fix someone
   queued meanwhile, must not be overtaken by a return to the old release;
-- there is a successful deployment there before the failed one, and its release is not deleted.
+- there is a successful deployment there before the failed one, and its release is not deleted;
+- no lock holds the target (locks/): an automatic rollback never overrides one. The failed
+  deployment's log says the rollback was held, and by which lock.
 The rollback deploys that release with that deployment's requested attributes and timeout, by a
 `kubernaut` service account (created on demand, without a usable password), linked both ways:
 `rollback_of` on the new deployment, `rolled_back_by` on the failed one.
@@ -24,6 +26,8 @@ from django.db import IntegrityError, transaction
 from clusters.models import Namespace
 from deployments import services
 from deployments.models import Deployment
+from locks import services as locks
+from locks.models import Lock
 from releases.templating import TemplateProblem
 
 SYSTEM_USERNAME = "kubernaut"
@@ -94,6 +98,14 @@ def last_success_to_return_to(deployment: Deployment) -> Deployment | None:
             f"#{target.pk}), was deleted."
         )
         return None
+    lock = (
+        Lock.objects.blocking(namespace.pk, deployment.service_id)
+        .select_related(*locks.RELATED)
+        .first()
+    )
+    if lock is not None:
+        no_rollback(f"it is held by a lock: {lock.sentence()}.")
+        return None
     return target
 
 
@@ -119,6 +131,14 @@ def start(failed_id: int, target_id: int) -> Deployment | None:
                 )
                 rollback.rollback_of = failed
                 rollback.save(update_fields=["rollback_of"])
+        except locks.Locked as held:
+            # Locked after the decision was made: the lock wins, as it would for anyone.
+            failed.log(
+                f"The automatic rollback could not start: it is held by a lock: "
+                f"{held.lock.sentence()}.",
+                "warning",
+            )
+            return None
         except (TemplateProblem, IntegrityError) as problem:
             failed.log(f"The automatic rollback could not start: {problem}", "error")
             return None

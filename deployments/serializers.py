@@ -8,7 +8,21 @@ from rest_framework import serializers
 from clusters.models import MAX_TIMEOUT_SECONDS, Namespace
 from deployments.models import Deployment, LogEntry
 from kubernaut.api import QueryParameters, api_base_url, iso_time
+from locks.models import MAX_REASON_LENGTH
 from releases.serializers import AttributesField, StrictCharField
+
+
+def override_lock_field() -> serializers.CharField:
+    return StrictCharField(
+        required=False,
+        max_length=MAX_REASON_LENGTH,
+        help_text="Deploy even though the target is locked, for this reason (recorded in the "
+        "audit trail and the deployment's log). Only admins of the namespace may; ignored when "
+        "nothing is locked",
+        error_messages={
+            "blank": "Give the reason for deploying despite the lock, or leave override_lock out."
+        },
+    )
 
 
 class DeploymentInputSerializer(serializers.Serializer):
@@ -21,6 +35,7 @@ class DeploymentInputSerializer(serializers.Serializer):
     timeout_seconds = serializers.IntegerField(
         required=False, min_value=10, max_value=MAX_TIMEOUT_SECONDS
     )
+    override_lock = override_lock_field()
 
     def validate(self, data):
         by_id = "release" in data
@@ -49,6 +64,7 @@ class RedeployInputSerializer(serializers.Serializer):
     timeout_seconds = serializers.IntegerField(
         required=False, min_value=10, max_value=MAX_TIMEOUT_SECONDS
     )
+    override_lock = override_lock_field()
 
 
 class ViolationSerializer(serializers.Serializer):

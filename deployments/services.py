@@ -16,6 +16,7 @@ from clusters.kube import ClusterClient, ClusterError
 from clusters.models import Namespace
 from deployments import manifests
 from deployments.models import Deployment, LogEntry
+from locks import services as locks
 from releases.models import Release
 from releases.templating import TemplateProblem
 from teams import access
@@ -113,6 +114,7 @@ def create_deployment(
     redeploy_of: Deployment | None = None,
     token=None,
     automatic: bool = False,
+    override_lock: str = "",
 ) -> Deployment:
     """Check the user (and their API token, if any) may deploy the release there; render and
     validate it for the namespace, save the deployment, queue it.
@@ -122,9 +124,21 @@ def create_deployment(
     namespace's deploy policy refuses it. `automatic` deployments (a rollback the namespace's
     settings asked for) are made by the system user: the namespace admin who chose the setting
     authorized them.
+
+    A locked target (locks/) raises locks.Locked, automatic deployments included, unless
+    `override_lock` gives a reason and the user is an admin of the namespace (else Forbidden);
+    the override is then audited and said in the deployment's log.
     """
     if not automatic:
         access.require_deploy(user, release.service, namespace, token=token)
+    overridden = locks.check(
+        namespace,
+        release.service,
+        user=user,
+        token=token,
+        override_lock=override_lock,
+        automatic=automatic,
+    )
     with transaction.atomic():
         deployment = Deployment.objects.create(
             release=release,
@@ -150,6 +164,14 @@ def create_deployment(
             message=f"{user} asked to deploy {release} to {namespace}"
             + (f" (redeploy of #{redeploy_of.pk})" if redeploy_of else ""),
         )
+        if overridden is not None:
+            reason = override_lock.strip()
+            deployment.log(
+                f"Deployed despite the lock by {user}: {reason} (the lock: "
+                f"{overridden.sentence()})",
+                "warning",
+            )
+            locks.record_override(overridden, deployment, user=user, reason=reason)
         transaction.on_commit(lambda: enqueue(deployment.pk))
     return deployment
 
@@ -164,7 +186,12 @@ def enqueue(deployment_id: int) -> None:
 
 
 def redeploy(
-    deployment: Deployment, *, user, timeout_seconds: int | None = None, token=None
+    deployment: Deployment,
+    *,
+    user,
+    timeout_seconds: int | None = None,
+    token=None,
+    override_lock: str = "",
 ) -> Deployment:
     """Deploy the same release to the same place with the same request attributes."""
     return create_deployment(
@@ -175,6 +202,7 @@ def redeploy(
         timeout_seconds=timeout_seconds or deployment.timeout_seconds,
         redeploy_of=deployment,
         token=token,
+        override_lock=override_lock,
     )
 
 

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -9,9 +10,12 @@ from deployments import preview, services
 from deployments.forms import DeployForm, DeploymentFilterForm
 from deployments.models import AlreadyFinished, Deployment
 from kubernaut.views import filter_query, newest_first, require_permission
+from locks import services as lock_services
+from locks.models import Lock
 from releases.models import Release
 from releases.templating import TemplateProblem
 from teams import access
+from teams.models import Role
 
 RELATED = ("release", "service", "namespace__cluster", "created_by")
 HEAVY_FIELDS = ("manifest", "attributes", "requested_attributes", "applied_objects")
@@ -21,37 +25,61 @@ LOG_LIMIT = 5000
 @require_permission("releases.view_release", "deployments.add_deployment")
 def deploy(request, release_id: int):
     """GET: the form. POST `preview`: render + dry run + diff. POST `deploy`: the same checks,
-    then queue; any problem is shown on the page and nothing is queued."""
+    then queue; any problem is shown on the page and nothing is queued.
+
+    The locks that hold this service are listed up front; once a namespace is chosen, its lock
+    is shown in place of the deploy button (with an "override with a reason" field for admins
+    there). A deploy refused by a lock answers the page with the lock's sentence and status
+    423: the form stays filled in, and the status still says what happened.
+    """
     release = get_object_or_404(
         Release.objects.select_related("service", "created_by"), pk=release_id
     )
     initial = {"namespace": request.GET.get("namespace")} if request.GET.get("namespace") else {}
     form = DeployForm(request.POST or None, initial=initial)
-    context = {"release": release, "form": form, "result": None}
+    context = {
+        "release": release,
+        "form": form,
+        "result": None,
+        "locks": list(
+            Lock.objects.active()
+            .filter(Q(service__isnull=True) | Q(service_id=release.service_id))
+            .filter(namespace__cluster__deleted_at__isnull=True)
+            .select_related(*lock_services.RELATED)
+        ),
+    }
+    status = 200
     if request.method == "POST" and form.is_valid():
         given = form.cleaned_data
-        # Checked again on confirm: the cluster may have changed (or gone) since the preview.
-        result = preview.preview(
-            release=release, namespace=given["namespace"], extra=given["attributes"]
+        namespace = given["namespace"]
+        context["lock"] = next(
+            (lock for lock in context["locks"] if lock.namespace_id == namespace.pk), None
         )
+        context["may_override"] = access.roles_of(request.user).has(Role.ADMIN, namespace)
+        # Checked again on confirm: the cluster may have changed (or gone) since the preview.
+        result = preview.preview(release=release, namespace=namespace, extra=given["attributes"])
         context["result"] = result
         if result.ok and request.POST.get("action") == "deploy":
             try:
                 deployment = services.create_deployment(
                     release=release,
-                    namespace=given["namespace"],
+                    namespace=namespace,
                     attributes=given["attributes"],
                     user=request.user,
                     timeout_seconds=given["timeout_seconds"],
+                    override_lock=given["override_lock"],
                 )
             except TemplateProblem as problem:
                 result.problem = str(problem)
+            except lock_services.Locked as held:
+                context["lock"], context["locked"] = held.lock, str(held)
+                status = 423
             except access.Forbidden as refusal:
                 raise PermissionDenied(str(refusal)) from None
             else:
                 messages.success(request, f"Deployment #{deployment.pk} is queued.")
                 return redirect("deployment", pk=deployment.pk)
-    return render(request, "deployments/deploy.html", context)
+    return render(request, "deployments/deploy.html", context, status=status)
 
 
 def deployment_or_404(pk: int) -> Deployment:
@@ -92,6 +120,9 @@ def start_again(request, original: Deployment, verb: str):
         deployment = services.redeploy(original, user=request.user)
     except access.Forbidden as refusal:
         raise PermissionDenied(str(refusal)) from None
+    except lock_services.Locked as held:
+        messages.error(request, f"Could not {verb}: {held}")
+        return redirect("deployment", pk=original.pk)
     except TemplateProblem as problem:
         messages.error(request, f"Could not {verb}: {problem}")
         return redirect("deployment", pk=original.pk)

@@ -35,6 +35,19 @@ class PolicyViolation(exceptions.ValidationError):
         self.violations = violations
 
 
+class Locked(exceptions.APIException):
+    """423 for a deployment to a locked target (locks/): the refusal as `detail`, the lock that
+    holds it as `lock`."""
+
+    status_code = status.HTTP_423_LOCKED
+    default_detail = "The target is locked."
+    default_code = "locked"
+
+    def __init__(self, sentence: str, lock: dict):
+        super().__init__(sentence)
+        self.lock = lock
+
+
 class NewestFirstPagination(CursorPagination):
     """Keyset pagination on id, newest first: page N costs the same as page 1 at any table size."""
 
@@ -184,6 +197,8 @@ def exception_handler(exc, context):
             response.data["violations"] = exc.violations
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": str(response.data["detail"])}
+        if isinstance(exc, Locked):
+            response.data["lock"] = exc.lock
     return response
 
 

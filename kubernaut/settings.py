@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "clusters",
     "teams",
     "releases",
+    "locks",
     "deployments",
     "maintenance",
     "sso",

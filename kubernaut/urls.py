@@ -14,6 +14,7 @@ from deployments.api import (
 )
 from kubernaut import account, health, views
 from kubernaut.api import api_not_found
+from locks.api import LockDetailApi, LockListApi
 from releases import views as release_views
 from releases.api import ReleaseDetailApi, ReleaseListApi
 from sso import views as sso_views
@@ -29,6 +30,8 @@ api = [
     path("clusters", ClusterListApi.as_view(), name="cluster-list"),
     path("namespaces", NamespaceListApi.as_view(), name="namespace-list"),
     path("namespaces/<int:pk>", NamespaceDetailApi.as_view(), name="namespace-detail"),
+    path("locks", LockListApi.as_view(), name="lock-list"),
+    path("locks/<int:pk>", LockDetailApi.as_view(), name="lock-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # [\s\S], not `.`: a path segment may hold an encoded newline, which `.` does not match.

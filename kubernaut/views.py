@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 from clusters.models import Namespace
 from deployments import services as deployment_services
 from deployments.models import Deployment
+from locks.models import Lock
 from releases.models import Service
 
 PAGE_SIZE = 50
@@ -75,6 +76,7 @@ class Cell:
 
     newest: Deployment | None
     running: Deployment | None  # the newest successful one
+    lock: Lock | None = None  # a lock of this service in this namespace
 
     @property
     def still_running(self) -> Deployment | None:
@@ -132,16 +134,26 @@ def overview_grid(query: str) -> dict:
     }
     newest = {(d.service_id, d.namespace_id): d for d in map(found.get, newest_ids)}
     running = {(d.service_id, d.namespace_id): d for d in map(found.get, running_ids)}
-    rows = [
-        (
-            service,
-            [
-                Cell(newest[service.pk, ns.pk], running.get((service.pk, ns.pk)))
-                if (service.pk, ns.pk) in newest
-                else None
-                for ns in namespaces
-            ],
-        )
-        for service in services
-    ]
+    # One query: the active locks of the namespaces shown. A namespace's own lock marks its
+    # column; a service's lock marks its cell.
+    namespace_locks, service_locks = {}, {}
+    for lock in (
+        Lock.objects.active()
+        .filter(namespace_id__in=namespace_ids)
+        .select_related("namespace__cluster", "service", "created_by")
+    ):
+        if lock.service_id is None:
+            namespace_locks[lock.namespace_id] = lock
+        else:
+            service_locks[lock.service_id, lock.namespace_id] = lock
+    for namespace in namespaces:
+        namespace.lock = namespace_locks.get(namespace.pk)
+
+    def cell(service: Service, namespace: Namespace) -> Cell | None:
+        key = (service.pk, namespace.pk)
+        if key not in newest and key not in service_locks:
+            return None
+        return Cell(newest.get(key), running.get(key), service_locks.get(key))
+
+    rows = [(service, [cell(service, ns) for ns in namespaces]) for service in services]
     return {"query": query, "namespaces": namespaces, "rows": rows, "truncated": truncated}

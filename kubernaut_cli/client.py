@@ -12,6 +12,7 @@ from typing import Any
 EXIT_REFUSED = 2  # the server understood and said no: invalid input, unknown name, conflict
 EXIT_UNREACHABLE = 3  # no answer, or not Kubernaut's answer (5xx, HTML from a proxy)
 EXIT_AUTH = 4  # bad or missing token (401), or the token's user lacks a permission (403)
+EXIT_LOCKED = 5  # the target is locked (423): wait for the unlock, or have an admin override
 
 USER_AGENT = "kubernaut-cli/1"
 
@@ -47,6 +48,9 @@ class Client:
 
     def post(self, path: str, body: dict) -> Any:
         return self.request("POST", path, body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
 
     def request(self, method: str, path: str, body: dict | None = None) -> Any:
         # `next` links of list pages are absolute; everything else is relative to the server.
@@ -89,6 +93,8 @@ class Client:
             return ApiError(f"{message} (check KUBERNAUT_TOKEN or --token)", EXIT_AUTH, status)
         if status == 403:
             return ApiError(detail or "permission denied", EXIT_AUTH, status)
+        if status == 423:
+            return ApiError(detail or "the target is locked", EXIT_LOCKED, status)
         if detail and status < 500:
             return ApiError(str(detail), EXIT_REFUSED, status)
         if not detail and status == 404:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kubernaut_cli import follow
@@ -19,6 +20,9 @@ def run(args: argparse.Namespace, client: Client) -> int:
         "deployments": list_deployments,
         "show": show,
         "cancel": cancel,
+        "lock": lock,
+        "unlock": unlock,
+        "locks": list_locks,
     }
     return handlers[args.command](args, client)
 
@@ -61,6 +65,8 @@ def deploy(args: argparse.Namespace, client: Client) -> int:
     }
     if args.timeout:
         body["timeout_seconds"] = args.timeout
+    if args.override_lock:
+        body["override_lock"] = args.override_lock
     deployment = client.post("/api/deployments", body)
     print(
         f"Deployment #{deployment['id']} of {deployment['service']} {deployment['version']} to "
@@ -83,6 +89,62 @@ def cancel(args: argparse.Namespace, client: Client) -> int:
             f"Cancelling deployment #{deployment['id']}: its worker stops following the rollout "
             f"within seconds (`kubernaut show {deployment['id']}` tells what was left applied)."
         )
+    return 0
+
+
+def lock(args: argparse.Namespace, client: Client) -> int:
+    cluster, namespace = args.target
+    body = {"cluster": cluster, "namespace": namespace, "reason": args.reason}
+    if args.service:
+        body["service"] = args.service
+    if args.for_:
+        body["until"] = (datetime.now(UTC) + args.for_).isoformat().replace("+00:00", "Z")
+    elif args.until:
+        body["until"] = args.until
+    created = client.post("/api/locks", body)
+    print(f"Lock #{created['id']}: {created['summary']}")
+    return 0
+
+
+def unlock(args: argparse.Namespace, client: Client) -> int:
+    if args.lock.isdigit():
+        if args.service:
+            raise ApiError(
+                "--service goes with a target (CLUSTER/NAMESPACE), not an id", EXIT_REFUSED
+            )
+        pk = int(args.lock)
+    else:
+        cluster, sep, namespace = args.lock.partition("/")
+        if not sep or not cluster or not namespace:
+            raise ApiError(
+                f"name the lock by its id or as CLUSTER/NAMESPACE, not {args.lock!r}", EXIT_REFUSED
+            )
+        page = client.get("/api/locks", cluster=cluster, namespace=namespace, limit=500)
+        found = [row for row in page["results"] if row["service"] == (args.service or None)]
+        if not found:
+            what = f"{args.service} in {args.lock}" if args.service else args.lock
+            raise ApiError(
+                f"{what} is not locked (`kubernaut locks` lists the locks)", EXIT_REFUSED
+            )
+        pk = found[0]["id"]
+    client.delete(f"/api/locks/{pk}")
+    print(f"Unlocked lock #{pk}.")
+    return 0
+
+
+def list_locks(args: argparse.Namespace, client: Client) -> int:
+    filters = {name: getattr(args, name) for name in ("cluster", "namespace", "service")}
+    page = client.get("/api/locks", **filters, limit=args.limit)
+    if args.json:
+        print(json.dumps(page["results"], indent=2))
+        return 0
+    rows = [
+        [str(lk["id"]), f"{lk['cluster']}/{lk['namespace']}", lk["service"] or "*",
+         lk["created_by"], short_time(lk["created_at"]), short_time(lk["until"]) or "-",
+         lk["reason"].splitlines()[0][:60]]
+        for lk in page["results"]
+    ]  # fmt: skip
+    table(rows, ["ID", "TARGET", "SERVICE", "BY", "SINCE", "UNTIL", "REASON"])
     return 0
 
 

@@ -5,18 +5,23 @@
         -a image=registry.example/hello-world:1.0.1 -a replicas=2
     kubernaut deploy --service hello-world --version 1.0.1 --cluster prod --namespace web --wait
     kubernaut cancel 42
+    kubernaut lock prod/web --reason "release freeze" --for 2h
+    kubernaut unlock prod/web
 
 Exit codes: 0 done; 1 the deployment failed; 2 bad usage or the server refused the request;
-3 Kubernaut unreachable; 4 bad token or missing permission; 70 the deployment timed out (or
-the wait gave up); 130 interrupted. Errors are one line on stderr, never a traceback.
+3 Kubernaut unreachable; 4 bad token or missing permission; 5 the target is locked (423);
+70 the deployment timed out (or the wait gave up); 130 interrupted. Errors are one line on
+stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from kubernaut_cli import commands
 from kubernaut_cli.client import EXIT_REFUSED, ApiError, Client
@@ -46,6 +51,28 @@ def timeout(text: str) -> int:
     return int(text)
 
 
+def target(text: str) -> tuple[str, str]:
+    cluster, sep, namespace = text.partition("/")
+    if not sep or not cluster or not namespace or "/" in namespace:
+        raise argparse.ArgumentTypeError(f"name the target as CLUSTER/NAMESPACE, not {text!r}")
+    return cluster, namespace
+
+
+DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def duration(text: str) -> timedelta:
+    """2h, 30m, 1d, 1h30m ... as a timedelta."""
+    match = DURATION.fullmatch(text.strip())
+    if not text.strip() or match is None:
+        raise argparse.ArgumentTypeError(f"give a duration like 2h, 30m, 1d or 1h30m, not {text!r}")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    length = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if not length:
+        raise argparse.ArgumentTypeError("the duration must be longer than nothing")
+    return length
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Connection options are accepted before or after the command; SUPPRESS keeps a
     # subcommand's unset option from hiding the value given before it.
@@ -60,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kubernaut",
         description="Register releases with Kubernaut and deploy them.",
         epilog="exit codes: 0 done, 1 deployment failed, 2 bad usage or refused by the server, "
-        "3 Kubernaut unreachable, 4 bad token or permission, 70 timed out, 130 interrupted. "
-        "See docs/cli.md.",
+        "3 Kubernaut unreachable, 4 bad token or permission, 5 the target is locked, "
+        "70 timed out, 130 interrupted. See docs/cli.md.",
         parents=[connection],
     )
     commands_ = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -96,6 +123,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long the rollout may take (10-1800; default: the cluster's); with --wait, "
         "also how long to wait",
     )  # fmt: skip
+    deploy.add_argument(
+        "--override-lock", metavar="REASON", default="",
+        help="deploy even though the target is locked, for this reason (admins of the "
+        "namespace only; recorded)",
+    )  # fmt: skip
+
+    lock = command("lock", "lock a namespace (or one service in it) against deployments")
+    lock.add_argument("target", type=target, metavar="CLUSTER/NAMESPACE")
+    lock.add_argument("--service", help="lock only this service there")
+    lock.add_argument("--reason", required=True, help="why, for the people who cannot deploy")
+    ends = lock.add_mutually_exclusive_group()
+    ends.add_argument("--until", metavar="TIME", help="when it ends, ISO 8601 (2026-12-24T18:00Z)")
+    ends.add_argument(
+        "--for", dest="for_", type=duration, metavar="DURATION",
+        help="how long it lasts: 2h, 30m, 1d, 1h30m",
+    )  # fmt: skip
+
+    unlock = command("unlock", "lift a lock, named by its id or by its target")
+    unlock.add_argument("lock", metavar="ID|CLUSTER/NAMESPACE")
+    unlock.add_argument("--service", help="with a target: the lock of this service there")
+
+    locks = command("locks", "list the active locks, newest first")
+    for name in ("--cluster", "--namespace", "--service"):
+        locks.add_argument(name)
+    locks.add_argument("--limit", type=int, default=50)
+    locks.add_argument("--json", action="store_true", help="print the API's JSON")
 
     releases = command("releases", "list releases, newest first")
     releases.add_argument("--service")
