@@ -116,9 +116,8 @@ def start(failed_id: int, target_id: int) -> Deployment | None:
                     timeout_seconds=target.timeout_seconds,
                     redeploy_of=target,
                     automatic=True,
+                    rollback_of=failed,
                 )
-                rollback.rollback_of = failed
-                rollback.save(update_fields=["rollback_of"])
         except (TemplateProblem, IntegrityError) as problem:
             failed.log(f"The automatic rollback could not start: {problem}", "error")
             return None
