@@ -1,7 +1,30 @@
 from django.contrib import admin, messages
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.models import Group, User
+from django.db import transaction
 
 from accounts.models import ApiToken
 from audit.services import record
+from kubernaut.admin import AuditedAdmin
+
+# Django's own user and group admins, re-registered so that changes to who may do what (users,
+# their permissions and groups) are recorded in the audit trail like every other admin change.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(AuditedAdmin, auth_admin.UserAdmin):
+    def user_change_password(self, request, id, form_url=""):
+        # Django's view saves without a transaction; the password and its audit entry (written
+        # by log_change) are kept together or not at all.
+        with transaction.atomic():
+            return super().user_change_password(request, id, form_url)
+
+
+@admin.register(Group)
+class GroupAdmin(AuditedAdmin, auth_admin.GroupAdmin):
+    pass
 
 
 @admin.register(ApiToken)

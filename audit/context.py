@@ -5,6 +5,7 @@ know the client IP and the token name of a change made ten calls deep, and forge
 them along must not be possible.
 """
 
+import getpass
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -26,6 +27,8 @@ class Actor:
     door: str = Door.WORKER
     token_name: str = ""
     ip: str | None = None
+    # Who acted when there is no user: the operating-system account that ran a command.
+    name: str = ""
 
 
 SYSTEM = Actor()  # frozen: safe to share as the default
@@ -76,3 +79,13 @@ class AuditContextMiddleware:
             user = None
         with acting_as(Actor(user=user, door=door, ip=client_ip(request))):
             return self.get_response(request)
+
+
+def command_actor() -> Actor:
+    """A management command, run by whoever has a shell on the server: no Kubernaut user, but
+    the operating-system account is worth writing down."""
+    try:
+        account = getpass.getuser()
+    except (KeyError, OSError):  # no name for the uid, e.g. an arbitrary uid in a container
+        account = ""
+    return Actor(door=Door.COMMAND, name=f"{account} (shell)" if account else "")

@@ -45,6 +45,9 @@ class AuditEntry(models.Model):
         verbose_name_plural = "audit entries"
         indexes = [
             models.Index(fields=["actor", "-id"], name="audit_actor_id"),
+            # GET /api/audit?actor= filters on the name recorded (it also names shell accounts
+            # and the names tried in failed sign-ins).
+            models.Index(fields=["actor_name", "-id"], name="audit_actor_name_id"),
             models.Index(fields=["action", "-id"], name="audit_action_id"),
             models.Index(fields=["object_type", "object_id", "-id"], name="audit_object_id"),
             models.Index(fields=["at"], name="audit_at"),

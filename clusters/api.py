@@ -5,6 +5,7 @@ Adding clusters (kubeconfigs) and namespaces stays in the admin and `register_cl
 kubeconfig is written once and never read back, so no endpoint here returns one.
 """
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema
@@ -12,6 +13,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit import services as audit
 from clusters.models import Cluster, Namespace
 from clusters.serializers import (
     ClusterSerializer,
@@ -98,10 +100,17 @@ class NamespaceDetailApi(APIView):
         given.is_valid(raise_exception=True)
         changes = given.validated_data
         if changes:
-            updated = Namespace.objects.filter(pk=namespace.pk).update(**changes)
-            if not updated:
-                raise exceptions.NotFound("This namespace was deleted meanwhile.")
-            namespace.refresh_from_db()
+            with transaction.atomic():
+                # Locked, so that the "before" of the audit entry is what this change replaced.
+                current = Namespace.objects.select_for_update().filter(pk=namespace.pk).first()
+                if current is None:
+                    raise exceptions.NotFound("This namespace was deleted meanwhile.")
+                before = audit.snapshot(current, fields=list(changes))
+                Namespace.objects.filter(pk=namespace.pk).update(**changes)
+                namespace.refresh_from_db()
+                after = audit.snapshot(namespace, fields=list(changes))
+                if before != after:
+                    audit.record("namespace.changed", namespace, changes=audit.diff(before, after))
         return Response(NamespaceSerializer(namespace, context={"request": request}).data)
 
 

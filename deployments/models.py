@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 from django.dispatch import Signal
 from django.utils import timezone
 
+from audit import services as audit
 from clusters.models import Namespace, timeout_validators
 from kubernaut.softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
 from releases.models import Release, Service
@@ -254,11 +255,14 @@ class Deployment(SoftDeleteModel):
         log: str = "",
         level: str = "",
         from_status: str = "running",
+        audit_as=None,
         **fields,
     ) -> bool:
         """End the deployment with a one-line reason, its last log line written in the same
         transaction (a client that stops reading at a finished status has seen it). The one
-        place a deployment ends: False if it had already left `from_status`."""
+        place a deployment ends: False if it had already left `from_status`. With `audit_as`
+        (a user, who ended it), the audit trail records "deployment.cancelled" in that
+        transaction too."""
         reason = reason.replace("\n", " ")[:1000]
         now = timezone.now()
         with transaction.atomic():
@@ -270,6 +274,14 @@ class Deployment(SoftDeleteModel):
             if updated:
                 level = level or ("info" if status == self.Status.SUCCEEDED else "error")
                 self.log(log or f"{self.Status(status).label.capitalize()}: {reason}", level)
+                if audit_as is not None:
+                    audit.record(
+                        f"deployment.{self.Status(status).value}",
+                        self,
+                        actor=audit_as,
+                        changes={"status": [from_status, status]},
+                        message=reason,
+                    )
         if updated:
             self.refresh_from_db()
             deployment_finished.send(sender=type(self), deployment=self, status=status)
@@ -287,6 +299,7 @@ class Deployment(SoftDeleteModel):
             level="warning",
             from_status=self.Status.PENDING,
             cancelled_by=by,
+            audit_as=by,
         ):
             return True
         with transaction.atomic():
@@ -298,6 +311,14 @@ class Deployment(SoftDeleteModel):
             if asked:
                 self.log(
                     f"{by} asked to cancel; the worker stops following the rollout.", "warning"
+                )
+                audit.record(
+                    "deployment.cancelled",
+                    self,
+                    actor=by,
+                    changes={"cancelled_by": [None, str(by)]},
+                    message="Asked while running: the worker stops following the rollout; "
+                    "what it applied stays.",
                 )
         self.refresh_from_db()
         if self.status == self.Status.RUNNING:

@@ -128,9 +128,8 @@ def start(failed_id: int, target_id: int) -> Deployment | None:
                     timeout_seconds=target.timeout_seconds,
                     redeploy_of=target,
                     automatic=True,
+                    rollback_of=failed,
                 )
-                rollback.rollback_of = failed
-                rollback.save(update_fields=["rollback_of"])
         except locks.Locked as held:
             # Locked after the decision was made: the lock wins, as it would for anyone.
             failed.log(

@@ -12,6 +12,8 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 import policies
+from audit import context as audit_context
+from audit import services as audit
 from clusters.kube import ClusterClient, ClusterError
 from clusters.models import Namespace
 from deployments import manifests
@@ -115,6 +117,7 @@ def create_deployment(
     token=None,
     automatic: bool = False,
     override_lock: str = "",
+    rollback_of: Deployment | None = None,
 ) -> Deployment:
     """Check the user (and their API token, if any) may deploy the release there; render and
     validate it for the namespace, save the deployment, queue it.
@@ -123,11 +126,13 @@ def create_deployment(
     saved) when the manifest cannot be used, and PolicyViolated, one of them, when the
     namespace's deploy policy refuses it. `automatic` deployments (a rollback the namespace's
     settings asked for) are made by the system user: the namespace admin who chose the setting
-    authorized them.
+    authorized them; `rollback_of` names the failed deployment such a rollback repairs.
 
     A locked target (locks/) raises locks.Locked, automatic deployments included, unless
     `override_lock` gives a reason and the user is an admin of the namespace (else Forbidden);
     the override is then audited and said in the deployment's log.
+
+    Recorded in the audit trail as "deployment.created" (by the system for automatic ones).
     """
     if not automatic:
         access.require_deploy(user, release.service, namespace, token=token)
@@ -149,6 +154,7 @@ def create_deployment(
             timeout_seconds=timeout_seconds or namespace.cluster.timeout_seconds,
             created_by=user,
             redeploy_of=redeploy_of,
+            rollback_of=rollback_of,
         )
         # Rendered inside the transaction so that {{ deployment_id }} is the real id; a problem
         # rolls the row back.
@@ -172,8 +178,37 @@ def create_deployment(
                 "warning",
             )
             locks.record_override(overridden, deployment, user=user, reason=reason)
+        record_created(deployment, user=user, automatic=automatic)
         transaction.on_commit(lambda: enqueue(deployment.pk))
     return deployment
+
+
+def record_created(deployment: Deployment, *, user, automatic: bool) -> None:
+    """The "deployment.created" audit entry: what was asked for, where, and why."""
+    summary = {
+        "release": str(deployment.release),
+        "release_id": deployment.release_id,
+        "namespace": str(deployment.namespace),
+        "namespace_id": deployment.namespace_id,
+        "attributes": audit.redact(deployment.requested_attributes),
+        "timeout_seconds": deployment.timeout_seconds,
+    }
+    if deployment.redeploy_of_id:
+        summary["redeploy_of"] = deployment.redeploy_of_id
+    if deployment.rollback_of_id:
+        summary["rollback_of"] = deployment.rollback_of_id
+    if not automatic:
+        audit.record("deployment.created", deployment, actor=user, changes=summary)
+        return
+    summary["automatic"] = True
+    # The system acts, whoever's request happened to finish the failed deployment.
+    with audit_context.acting_as(audit_context.SYSTEM):
+        audit.record(
+            "deployment.created",
+            deployment,
+            changes=summary,
+            message="An automatic rollback: the namespace has rollback_on_failure on.",
+        )
 
 
 def enqueue(deployment_id: int) -> None:

@@ -1,11 +1,15 @@
 """Soft delete, shared by releases, clusters, namespaces and deployments.
 
-Rows are never removed: `objects` hides deleted rows, `all_objects` shows them all.
+Rows are never removed: `objects` hides deleted rows, `all_objects` shows them all. Deleting
+and restoring are recorded in the audit trail ("<model>.deleted", "<model>.restored") in the same
+transaction, whichever door they came through.
 """
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
+
+from audit import services as audit
 
 
 class SoftDeleteQuerySet(models.QuerySet):
@@ -52,19 +56,29 @@ class SoftDeleteModel(models.Model):
     def soft_delete(self, by) -> bool:
         """Mark the row deleted; False if it already was (another request got there first)."""
         now = timezone.now()
-        updated = (
-            type(self)
-            .all_objects.filter(pk=self.pk, deleted_at__isnull=True)
-            .update(deleted_at=now, deleted_by=by)
-        )
-        if updated:
-            self.deleted_at, self.deleted_by = now, by
+        with transaction.atomic():
+            updated = (
+                type(self)
+                .all_objects.filter(pk=self.pk, deleted_at__isnull=True)
+                .update(deleted_at=now, deleted_by=by)
+            )
+            if updated:
+                self.deleted_at, self.deleted_by = now, by
+                audit.record(f"{self._meta.model_name}.deleted", self, actor=by)
         return bool(updated)
 
-    def restore(self) -> None:
-        """Bring a deleted row back. Raises IntegrityError if a unique name was taken again."""
-        type(self).all_objects.filter(pk=self.pk).update(deleted_at=None, deleted_by=None)
-        self.deleted_at, self.deleted_by = None, None
+    def restore(self, by=None) -> None:
+        """Bring a deleted row back (for `by`, when known; else whoever the audit context names).
+        Raises IntegrityError if a unique name was taken again."""
+        with transaction.atomic():
+            restored = (
+                type(self)
+                .all_objects.filter(pk=self.pk, deleted_at__isnull=False)
+                .update(deleted_at=None, deleted_by=None)
+            )
+            self.deleted_at, self.deleted_by = None, None
+            if restored:
+                audit.record(f"{self._meta.model_name}.restored", self, actor=by)
 
 
 # The database itself refuses DELETE on soft-deleted tables, so no code path, script or hand-typed

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from audit import views as audit_views
+from audit.api import AuditListApi
 from clusters.api import ClusterListApi, NamespaceDetailApi, NamespaceListApi
 from deployments import views as deployment_views
 from deployments.api import (
@@ -32,6 +34,7 @@ api = [
     path("namespaces/<int:pk>", NamespaceDetailApi.as_view(), name="namespace-detail"),
     path("locks", LockListApi.as_view(), name="lock-list"),
     path("locks/<int:pk>", LockDetailApi.as_view(), name="lock-detail"),
+    path("audit", AuditListApi.as_view(), name="audit-list"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # [\s\S], not `.`: a path segment may hold an encoded newline, which `.` does not match.
@@ -60,6 +63,7 @@ urlpatterns = [
     path("deployments/<int:pk>/cancel", deployment_views.cancel, name="cancel"),
     path("account/tokens/", account.tokens, name="tokens"),
     path("account/tokens/<int:pk>/revoke", account.revoke, name="token-revoke"),
+    path("audit/", audit_views.audit_list, name="audit"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
 ]

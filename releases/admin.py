@@ -1,13 +1,12 @@
 from django.contrib import admin, messages
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from kubernaut.admin import DeletedFilter
+from kubernaut.admin import AuditedAdmin, DeletedFilter
 from releases.models import Release, Service
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(AuditedAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name"]
 
@@ -16,7 +15,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Release)
-class ReleaseAdmin(admin.ModelAdmin):
+class ReleaseAdmin(AuditedAdmin):
     list_display = ["service", "version", "created_by", "created_at", "deleted_at"]
     list_filter = [DeletedFilter, "created_at", "service"]
     search_fields = ["service__name", "version", "comment"]
@@ -46,7 +45,8 @@ class ReleaseAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete selected releases (soft)", permissions=["change"])
     def soft_delete(self, request, queryset):
-        count = queryset.alive().update(deleted_at=timezone.now(), deleted_by=request.user)
+        # One by one, through the model: each deletion gets its own audit entry.
+        count = sum(release.soft_delete(by=request.user) for release in queryset.alive())
         self.message_user(request, f"Deleted {count} release(s); they can be restored.")
 
     @admin.action(description="Restore selected releases", permissions=["change"])
@@ -55,7 +55,7 @@ class ReleaseAdmin(admin.ModelAdmin):
         for release in queryset.deleted().select_related("service"):
             try:
                 with transaction.atomic():
-                    release.restore()
+                    release.restore(by=request.user)
                 restored += 1
             except IntegrityError:
                 refused.append(str(release))

@@ -3,6 +3,7 @@
 from django.apps import apps
 from django.db import IntegrityError, connection, transaction
 
+from audit import services as audit
 from releases import templating
 from releases.models import Release, Service
 from teams import access
@@ -46,7 +47,8 @@ def create_release(
 
     Raises teams.access.Forbidden when the API token (if any) does not cover the service,
     templating.TemplateProblem for a template that cannot work and ReleaseConflict for a
-    version the service already has.
+    version the service already has. Recorded in the audit trail ("release.created", and
+    "service.created" for a new service) with the release.
     """
     require_token_covers(token, service)
     templating.check(
@@ -58,8 +60,10 @@ def create_release(
     )
     try:
         with transaction.atomic():
-            service_row, _ = Service.objects.get_or_create(name=service)
-            return Release.objects.create(
+            service_row, new_service = Service.objects.get_or_create(name=service)
+            if new_service:
+                audit.record("service.created", service_row, actor=user)
+            release = Release.objects.create(
                 service=service_row,
                 version=version,
                 template=template,
@@ -67,6 +71,19 @@ def create_release(
                 comment=comment,
                 created_by=user,
             )
+            audit.record(
+                "release.created",
+                release,
+                actor=user,
+                changes={
+                    "service": service,
+                    "version": version,
+                    "attributes": audit.redact(attributes),
+                    "comment": comment,
+                    "template": f"{len(template.splitlines())} lines",
+                },
+            )
+            return release
     except IntegrityError as error:
         if "release_unique_alive_version" in str(error):
             raise ReleaseConflict(

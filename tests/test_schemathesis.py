@@ -61,7 +61,7 @@ def full_schema(live_server):
     grant("admin", cluster, user=everything)
     everything.user_permissions.set(
         Permission.objects.filter(
-            content_type__app_label__in=["releases", "deployments", "clusters"]
+            content_type__app_label__in=["releases", "deployments", "clusters", "audit"]
         )
     )
     return load(live_server, token_for(everything))

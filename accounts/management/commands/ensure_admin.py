@@ -2,10 +2,13 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from audit import services as audit
+from audit.commands import AuditedCommand
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Make sure a superuser 'admin' exists. Its password comes from KUBERNAUT_ADMIN_PASSWORD, "
         "or is generated once and printed."
@@ -18,7 +21,9 @@ class Command(BaseCommand):
         if user is None:
             generated = not password
             password = password or secrets.token_urlsafe(12)
-            User.objects.create_superuser("admin", email="", password=password)
+            with transaction.atomic():
+                user = User.objects.create_superuser("admin", email="", password=password)
+                audit.record("user.created", user, changes=audit.created_summary(user))
             if generated:
                 self.stdout.write(f"Created superuser 'admin' with password: {password}")
             else:
@@ -26,6 +31,8 @@ class Command(BaseCommand):
                     "Created superuser 'admin' (password from KUBERNAUT_ADMIN_PASSWORD)"
                 )
         elif password and not user.check_password(password):
-            user.set_password(password)
-            user.save(update_fields=["password"])
+            with transaction.atomic():
+                user.set_password(password)
+                user.save(update_fields=["password"])
+                audit.record("user.changed", user, changes={"password": audit.SECRET_PLACEHOLDER})
             self.stdout.write("Set the password of 'admin' from KUBERNAUT_ADMIN_PASSWORD")

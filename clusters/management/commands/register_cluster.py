@@ -1,14 +1,17 @@
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.db import transaction
 
+from audit import services as audit
+from audit.commands import AuditedCommand
 from clusters.admin import kubeconfig_problem
 from clusters.kube import ClusterClient, ClusterError
 from clusters.models import Cluster, Namespace
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Create or update a cluster from a kubeconfig file, with namespaces to deploy to "
         "(`make run` registers the sandbox this way)."
@@ -41,6 +44,7 @@ class Command(BaseCommand):
         if problem:
             raise CommandError(f"{kubeconfig}: {problem}")
         cluster = Cluster.objects.filter(name=name).first() or Cluster(name=name)
+        before = Cluster.objects.filter(pk=cluster.pk).first() if cluster.pk else None
         cluster.context = context
         cluster.set_kubeconfig(text)
         if registry_url is not None:
@@ -59,9 +63,18 @@ class Command(BaseCommand):
         except ValidationError as error:
             problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
             raise CommandError(problems) from None
-        cluster.save()
-        for namespace in namespaces:
-            Namespace.objects.get_or_create(cluster=cluster, name=namespace)
+        with transaction.atomic():
+            cluster.save()
+            if before is None:
+                audit.record("cluster.created", cluster, changes=audit.created_summary(cluster))
+            else:
+                audit.record(
+                    "cluster.changed", cluster, changes=audit.changes_between(before, cluster)
+                )
+            for namespace in namespaces:
+                row, created = Namespace.objects.get_or_create(cluster=cluster, name=namespace)
+                if created:
+                    audit.record("namespace.created", row, changes=audit.created_summary(row))
         if create_namespaces:
             client = ClusterClient.for_cluster(cluster)
             try:

@@ -2,15 +2,16 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from releases import services
 from releases.models import Release
 
 TEMPLATE = Path(settings.BASE_DIR) / "examples" / "hello-world" / "kubernetes.yaml"
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Register the hello-world example release (once), so there is something to deploy."
 
     def add_arguments(self, parser):
