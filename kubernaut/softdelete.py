@@ -53,8 +53,9 @@ class SoftDeleteModel(models.Model):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
-    def soft_delete(self, by) -> bool:
-        """Mark the row deleted; False if it already was (another request got there first)."""
+    def soft_delete(self, by, message: str = "") -> bool:
+        """Mark the row deleted; False if it already was (another request got there first).
+        Recorded in the audit trail as "<model>.deleted", with `message` if given."""
         now = timezone.now()
         with transaction.atomic():
             updated = (
@@ -64,7 +65,7 @@ class SoftDeleteModel(models.Model):
             )
             if updated:
                 self.deleted_at, self.deleted_by = now, by
-                audit.record(f"{self._meta.model_name}.deleted", self, actor=by)
+                audit.record(f"{self._meta.model_name}.deleted", self, actor=by, message=message)
         return bool(updated)
 
     def restore(self, by=None) -> None:

@@ -136,15 +136,10 @@ def delete_lock(lock: Lock, *, user, token=None) -> None:
         user, Role.DEPLOYER, lock.namespace, token=token, action=f"Unlocking {lock.target}"
     )
     with transaction.atomic():
-        if not lock.soft_delete(by=user):
+        # soft_delete records "lock.deleted" in the audit trail.
+        message = f"Unlocked {lock.target} (locked for: {lock.reason})"
+        if not lock.soft_delete(by=user, message=message):
             raise NotFound(f"Lock #{lock.pk} was unlocked already.")
-        record(
-            "lock.deleted",
-            lock,
-            changes={"deleted_at": [None, lock.deleted_at.isoformat()]},
-            message=f"Unlocked {lock.target} (locked for: {lock.reason})",
-            actor=user,
-        )
         transaction.on_commit(lambda: lock_deleted.send(sender=Lock, lock=lock, user=user))
 
 
