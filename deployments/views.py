@@ -1,41 +1,77 @@
 """Pages to deploy a release, follow a deployment, cancel, redeploy or roll it back, list them."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from deployments import preview, services
-from deployments.forms import DeployForm, DeploymentFilterForm
+from deployments.forms import DeployForm, DeploymentFilterForm, attributes_text
 from deployments.models import AlreadyFinished, Deployment
 from kubernaut.views import filter_query, newest_first, require_permission
 from releases.models import Release
 from releases.templating import TemplateProblem
 from teams import access
+from teams.models import Role
 
 RELATED = ("release", "service", "namespace__cluster", "created_by")
 HEAVY_FIELDS = ("manifest", "attributes", "requested_attributes", "applied_objects")
 LOG_LIMIT = 5000
 
 
-@require_permission("releases.view_release", "deployments.add_deployment")
+@require_permission("releases.view_release")
 def deploy(request, release_id: int):
     """GET: the form. POST `preview`: render + dry run + diff. POST `deploy`: the same checks,
-    then queue; any problem is shown on the page and nothing is queued."""
+    then queue; any problem is shown on the page and nothing is queued.
+
+    GET with `redeploy_of` (from Redeploy or Roll back on a deployment's page): the form filled
+    with that deployment's namespace, attributes and timeout, and its preview at once; the
+    deployment made on confirm records what it redeploys.
+    """
     release = get_object_or_404(
-        Release.objects.select_related("service", "created_by"), pk=release_id
+        Release.objects.select_related("service__team", "created_by"), pk=release_id
     )
-    initial = {"namespace": request.GET.get("namespace")} if request.GET.get("namespace") else {}
-    form = DeployForm(request.POST or None, initial=initial)
-    context = {"release": release, "form": form, "result": None}
-    if request.method == "POST" and form.is_valid():
+    original = None
+    if request.method == "GET" and request.GET.get("redeploy_of", "").isdigit():
+        original = visible_or_404(request, int(request.GET["redeploy_of"]))
+        if original.release_id != release.pk:
+            raise Http404("That deployment is not of this release.")
+        try:
+            access.require_deploy(request.user, release.service, original.namespace)
+        except access.Forbidden as refusal:
+            raise PermissionDenied(str(refusal)) from None
+        data = {
+            "namespace": original.namespace_id,
+            "attributes": attributes_text(original.requested_attributes),
+            "timeout_seconds": original.timeout_seconds,
+            "redeploy_of": original.pk,
+        }
+        form = DeployForm(data, user=request.user, release=release)
+    else:
+        initial = (
+            {"namespace": request.GET.get("namespace")} if request.GET.get("namespace") else {}
+        )
+        form = DeployForm(request.POST or None, initial=initial, user=request.user, release=release)
+    context = {
+        "release": release,
+        "form": form,
+        "result": None,
+        "rollback": request.GET.get("rollback") == "1",
+    }
+    if form.is_bound and form.is_valid():
         given = form.cleaned_data
+        context["original"] = given["redeploy_of"]
         # Checked again on confirm: the cluster may have changed (or gone) since the preview.
         result = preview.preview(
             release=release, namespace=given["namespace"], extra=given["attributes"]
         )
         context["result"] = result
-        if result.ok and request.POST.get("action") == "deploy":
+        if result.ok and request.method == "POST" and request.POST.get("action") == "deploy":
             try:
                 deployment = services.create_deployment(
                     release=release,
@@ -43,72 +79,92 @@ def deploy(request, release_id: int):
                     attributes=given["attributes"],
                     user=request.user,
                     timeout_seconds=given["timeout_seconds"],
+                    redeploy_of=given["redeploy_of"],
                 )
             except TemplateProblem as problem:
                 result.problem = str(problem)
             except access.Forbidden as refusal:
                 raise PermissionDenied(str(refusal)) from None
             else:
-                messages.success(request, f"Deployment #{deployment.pk} is queued.")
+                again = (
+                    f" (a redeploy of #{given['redeploy_of'].pk})" if given["redeploy_of"] else ""
+                )
+                messages.success(request, f"Deployment #{deployment.pk} is queued{again}.")
                 return redirect("deployment", pk=deployment.pk)
+    elif original is not None:
+        context["original"] = original  # the form says why it cannot be used as it is
     return render(request, "deployments/deploy.html", context)
 
 
-def deployment_or_404(pk: int) -> Deployment:
-    return get_object_or_404(Deployment.objects.select_related(*RELATED, "rolled_back_by"), pk=pk)
+def visible_or_404(request, pk: int, deployments=None) -> Deployment:
+    """The deployment if the person may see its namespace; 404 alike when it does not exist and
+    when it is out of sight, as the API answers."""
+    if deployments is None:
+        deployments = Deployment.objects.select_related(*RELATED, "rolled_back_by")
+    deployment = deployments.filter(pk=pk).first()
+    if deployment is None or not access.may_view(request.user, deployment.namespace):
+        raise Http404(f"There is no deployment #{pk} that you may see.")
+    return deployment
 
 
-@require_permission("deployments.view_deployment")
+@login_required
 def deployment_detail(request, pk: int):
-    deployment = deployment_or_404(pk)
+    deployment = visible_or_404(request, pk)
     log = list(deployment.log_entries.all()[:LOG_LIMIT])
+    roles = access.roles_of(request.user)
+    namespace = deployment.namespace
+    place_alive = not (namespace.is_deleted or namespace.cluster.is_deleted)
+    can_deploy = place_alive and roles.may_deploy(deployment.service, namespace)
     context = {
         "deployment": deployment,
         "log": log,
         "last_log_id": log[-1].pk if log else 0,
-        "rollback_to": services.previous_success(deployment),
-        "can_deploy": request.user.has_perm("deployments.add_deployment"),
+        "rollback_to": services.previous_success(deployment) if can_deploy else None,
+        "can_deploy": can_deploy,
+        "can_cancel": roles.has(Role.DEPLOYER, namespace),
     }
     return render(request, "deployments/detail.html", context)
 
 
-@require_permission("deployments.view_deployment")
+@login_required
 def deployment_progress(request, pk: int):
     """The status part of the deployment page, fetched again while it runs."""
-    deployment = get_object_or_404(
+    deployment = visible_or_404(
+        request,
+        pk,
         Deployment.objects.select_related("namespace__cluster", "rolled_back_by").defer(
             *HEAVY_FIELDS, *(f"rolled_back_by__{field}" for field in HEAVY_FIELDS)
         ),
-        pk=pk,
     )
     return render(request, "deployments/_progress.html", {"deployment": deployment})
 
 
-def start_again(request, original: Deployment, verb: str):
+def to_preview(request, original: Deployment, *, rollback: bool = False):
+    """Redeploy and Roll back never queue at once: they lead to the deploy page's diff."""
     if original.namespace.is_deleted or original.namespace.cluster.is_deleted:
         messages.error(request, "The namespace or cluster of that deployment was deleted.")
         return redirect("deployment", pk=original.pk)
     try:
-        deployment = services.redeploy(original, user=request.user)
+        access.require_deploy(request.user, original.service, original.namespace)
     except access.Forbidden as refusal:
         raise PermissionDenied(str(refusal)) from None
-    except TemplateProblem as problem:
-        messages.error(request, f"Could not {verb}: {problem}")
-        return redirect("deployment", pk=original.pk)
-    messages.success(request, f"Deployment #{deployment.pk} is queued ({verb} of #{original.pk}).")
-    return redirect("deployment", pk=deployment.pk)
+    query = {"redeploy_of": original.pk, **({"rollback": 1} if rollback else {})}
+    url = reverse("deploy", args=[original.release_id])
+    return redirect(f"{url}?{urlencode(query)}")
 
 
+# Old forms (a page open since before the preview step) still post here: they are led to the
+# preview too. The deployment page links to the preview directly.
 @require_POST
-@require_permission("deployments.add_deployment")
+@login_required
 def redeploy(request, pk: int):
-    return start_again(request, deployment_or_404(pk), "redeploy")
+    return to_preview(request, visible_or_404(request, pk))
 
 
 @require_POST
-@require_permission("deployments.add_deployment")
+@login_required
 def rollback(request, pk: int):
-    deployment = deployment_or_404(pk)
+    deployment = visible_or_404(request, pk)
     target = services.previous_success(deployment)
     if target is None:
         messages.error(
@@ -117,13 +173,22 @@ def rollback(request, pk: int):
             f"succeeded in {deployment.namespace} before this deployment.",
         )
         return redirect("deployment", pk=deployment.pk)
-    return start_again(request, target, "roll back")
+    return to_preview(request, target, rollback=True)
 
 
 @require_POST
-@require_permission("deployments.add_deployment")
+@login_required
 def cancel(request, pk: int):
-    deployment = deployment_or_404(pk)
+    deployment = visible_or_404(request, pk)
+    try:
+        access.require(
+            request.user,
+            Role.DEPLOYER,
+            deployment.namespace,
+            action=f"Cancelling deployment #{pk}",
+        )
+    except access.Forbidden as refusal:
+        raise PermissionDenied(str(refusal)) from None
     try:
         ended = deployment.cancel(by=request.user)
     except AlreadyFinished as error:
@@ -138,14 +203,15 @@ def cancel(request, pk: int):
     return redirect("deployment", pk=pk)
 
 
-@require_permission("deployments.view_deployment")
+@login_required
 def deployment_list(request):
     form = DeploymentFilterForm(request.GET)
     page = None
     if form.is_valid():
         given = form.cleaned_data
-        deployments = (
-            services.filter_deployments(given).select_related(*RELATED).defer(*HEAVY_FIELDS)
+        deployments = access.limit_to_visible(
+            services.filter_deployments(given).select_related(*RELATED).defer(*HEAVY_FIELDS),
+            request.user,
         )
         page = newest_first(deployments, given["before"])
     context = {"form": form, "page": page, "filters": filter_query(form)}
