@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from clusters.models import Namespace
 from deployments import preview, services
 from deployments.forms import DeployForm, DeploymentFilterForm, attributes_text
 from deployments.models import AlreadyFinished, Deployment
@@ -57,6 +58,7 @@ def deploy(request, release_id: int):
             {"namespace": request.GET.get("namespace")} if request.GET.get("namespace") else {}
         )
         form = DeployForm(request.POST or None, initial=initial, user=request.user, release=release)
+    refuse_unless_deployable(request, release, form)
     context = {
         "release": release,
         "form": form,
@@ -94,6 +96,33 @@ def deploy(request, release_id: int):
     elif original is not None:
         context["original"] = original  # the form says why it cannot be used as it is
     return render(request, "deployments/deploy.html", context)
+
+
+def refuse_unless_deployable(request, release: Release, form: DeployForm) -> None:
+    """403, with the sentence naming the role and where, when the person may deploy the
+    release's service nowhere, or asks for a namespace where they may not."""
+    chosen = form.data.get("namespace", "") if form.is_bound else ""
+    if str(chosen).isdigit():
+        namespace = (
+            Namespace.objects.select_related("cluster")
+            .filter(pk=chosen, cluster__deleted_at__isnull=True)
+            .first()
+        )
+        if namespace is not None:
+            try:
+                access.require_deploy(request.user, release.service, namespace)
+            except access.Forbidden as refusal:
+                raise PermissionDenied(str(refusal)) from None
+            return
+    roles = access.roles_of(request.user)
+    if not roles.superuser and not form.fields["namespace"].queryset.exists():
+        team = release.service.team
+        owners = f" as a member of its team {team}" if team else ""
+        raise PermissionDenied(
+            f"Deploying {release.service} needs the deployer role on a namespace{owners}, or "
+            "the admin role there, and you hold neither on any namespace. Ask an admin of the "
+            "namespace you want to deploy to to grant it."
+        )
 
 
 def visible_or_404(request, pk: int, deployments=None) -> Deployment:
@@ -214,5 +243,11 @@ def deployment_list(request):
             request.user,
         )
         page = newest_first(deployments, given["before"])
-    context = {"form": form, "page": page, "filters": filter_query(form)}
+    roles = access.roles_of(request.user)
+    context = {
+        "form": form,
+        "page": page,
+        "filters": filter_query(form),
+        "no_role": not (roles.superuser or roles.by_cluster or roles.by_namespace),
+    }
     return render(request, "deployments/list.html", context)

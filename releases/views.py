@@ -29,12 +29,11 @@ def key_attributes(release: Release, limit: int = 4) -> list[tuple[str, str]]:
     return [(name, release.attributes[name]) for name in names[:limit]]
 
 
-def live_deployments(service: Service, visible) -> list[Deployment]:
-    """Per visible namespace, the newest successful deployment of the service: what runs there
+def live_deployments(service: Service, namespace_ids: list[int]) -> list[Deployment]:
+    """Per namespace given, the newest successful deployment of the service: what runs there
     now."""
-    namespaces = visible.filter(cluster__deleted_at__isnull=True).values_list("pk", flat=True)
     ids = deployment_services.latest_deployment_ids(
-        [service.pk], list(namespaces), succeeded_only=True
+        [service.pk], namespace_ids, succeeded_only=True
     )
     return list(
         Deployment.objects.filter(pk__in=ids)
@@ -55,9 +54,10 @@ def service_detail(request, name: str):
     )
     roles = access.roles_of(request.user)
     can_see_deployments = bool(roles.superuser or roles.by_cluster or roles.by_namespace)
+    namespaces = places(request.user) if can_see_deployments else []
     live, history = [], []
     if can_see_deployments:
-        live = live_deployments(service, access.visible_namespaces(request.user))
+        live = live_deployments(service, [namespace.pk for namespace in namespaces])
         history = list(
             access.limit_to_visible(Deployment.objects.filter(service=service), request.user)
             .select_related("release", "service", "namespace__cluster", "created_by")
@@ -78,24 +78,28 @@ def service_detail(request, name: str):
         "live": live,
         "history": history,
         "can_see_deployments": can_see_deployments,
-        "can_deploy": service.pk in deployable_services(request.user, [service]),
+        "can_deploy": service.pk in deployable_services(request.user, [service], namespaces),
     }
     return render(request, "releases/service.html", context)
 
 
-def deployable_services(user, services) -> set[int]:
-    """The ids of the services the user may deploy to at least one namespace (the deploy page
-    then lists which): one query for the namespaces, the rest from memory."""
+def places(user) -> list:
+    """The namespaces of live clusters the user sees (ids and clusters only)."""
+    visible = access.visible_namespaces(user).filter(cluster__deleted_at__isnull=True)
+    return list(visible.only("id", "cluster_id"))
+
+
+def deployable_services(user, services, namespaces: list | None = None) -> set[int]:
+    """The ids of the services the user may deploy to at least one of the namespaces they see
+    (the deploy page then lists which): one query for the namespaces unless given, the rest
+    from memory."""
     roles = access.roles_of(user)
     if roles.superuser:
         return {service.pk for service in services}
     if not (roles.by_cluster or roles.by_namespace):
         return set()
-    namespaces = list(
-        access.visible_namespaces(user)
-        .filter(cluster__deleted_at__isnull=True)
-        .only("id", "cluster_id")
-    )
+    if namespaces is None:
+        namespaces = places(user)
     return {
         service.pk
         for service in services
