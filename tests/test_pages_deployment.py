@@ -39,9 +39,7 @@ def test_progress_fragment_follows_the_status(client, bob, make_release, staging
     assert ">Failed<" in fragment and "no image" in fragment and "<html" not in fragment
 
 
-def test_redeploy_shows_the_preview_and_queues_only_on_confirm(
-    client, alice, make_release, target
-):
+def test_redeploy_shows_the_preview_and_queues_only_on_confirm(client, alice, make_release, target):
     original = deployed(make_release(), target, alice, requested_attributes={"replicas": "1"},
                         timeout_seconds=120)  # fmt: skip
     client.force_login(alice)
