@@ -39,20 +39,8 @@ def deploy(request, release_id: int):
     )
     original = None
     if request.method == "GET" and request.GET.get("redeploy_of", "").isdigit():
-        original = visible_or_404(request, int(request.GET["redeploy_of"]))
-        if original.release_id != release.pk:
-            raise Http404("That deployment is not of this release.")
-        try:
-            access.require_deploy(request.user, release.service, original.namespace)
-        except access.Forbidden as refusal:
-            raise PermissionDenied(str(refusal)) from None
-        data = {
-            "namespace": original.namespace_id,
-            "attributes": attributes_text(original.requested_attributes),
-            "timeout_seconds": original.timeout_seconds,
-            "redeploy_of": original.pk,
-        }
-        form = DeployForm(data, user=request.user, release=release)
+        original = redeploy_original(request, release, int(request.GET["redeploy_of"]))
+        form = DeployForm(redeploy_data(original), user=request.user, release=release)
     else:
         initial = (
             {"namespace": request.GET.get("namespace")} if request.GET.get("namespace") else {}
@@ -96,6 +84,29 @@ def deploy(request, release_id: int):
     elif original is not None:
         context["original"] = original  # the form says why it cannot be used as it is
     return render(request, "deployments/deploy.html", context)
+
+
+def redeploy_original(request, release: Release, pk: int) -> Deployment:
+    """The deployment to redeploy: one of this release the person sees (404 otherwise) and may
+    deploy again (403 naming the role otherwise)."""
+    original = visible_or_404(request, pk)
+    if original.release_id != release.pk:
+        raise Http404("That deployment is not of this release.")
+    try:
+        access.require_deploy(request.user, release.service, original.namespace)
+    except access.Forbidden as refusal:
+        raise PermissionDenied(str(refusal)) from None
+    return original
+
+
+def redeploy_data(original: Deployment) -> dict:
+    """The deploy form as the original deployment was asked for, ready to preview."""
+    return {
+        "namespace": original.namespace_id,
+        "attributes": attributes_text(original.requested_attributes),
+        "timeout_seconds": original.timeout_seconds,
+        "redeploy_of": original.pk,
+    }
 
 
 def refuse_unless_deployable(request, release: Release, form: DeployForm) -> None:
