@@ -3,6 +3,10 @@ clusters and namespaces, read and change a namespace's settings.
 
 Adding clusters (kubeconfigs) and namespaces stays in the admin and `register_cluster`: a
 kubeconfig is written once and never read back, so no endpoint here returns one.
+
+Who sees and changes what is decided by roles (teams/access.py, docs/teams.md), not by Django's
+model permissions: the lists hold what you hold a role on, and a namespace's settings are changed
+by its admins (the `admin` role on it or on its cluster).
 """
 
 from django.db import transaction
@@ -22,6 +26,13 @@ from clusters.serializers import (
     NamespaceSettingsSerializer,
 )
 from kubernaut.api import PAGE_PARAMETERS, page_of_rows, paginated
+from kubernaut.schema import error_response
+from teams import access
+from teams.models import Role
+
+NOT_VISIBLE = error_response(
+    "There is no such namespace, or you have no role on it: both answer 404."
+)
 
 
 def page_of(request, view, queryset, serializer_class) -> Response:
@@ -34,30 +45,34 @@ def page_of(request, view, queryset, serializer_class) -> Response:
     )
 
 
-def alive_namespaces():
-    return Namespace.objects.select_related("cluster").filter(cluster__deleted_at__isnull=True)
+def alive_namespaces(request):
+    """The namespaces of live clusters that the user (and token) may see."""
+    return (
+        access.visible_namespaces(request.user, token=request.auth)
+        .select_related("cluster")
+        .filter(cluster__deleted_at__isnull=True)
+    )
 
 
 class ClusterListApi(APIView):
-    permission_model = Cluster
-
     @extend_schema(
         summary="List clusters, newest first",
         description="Their names, timeouts and registries; never their kubeconfigs or "
-        "registry credentials.",
+        "registry credentials. Only clusters where you hold a role (on the cluster or on one "
+        "of its namespaces) are listed.",
         operation_id="clusters_list",
         parameters=PAGE_PARAMETERS,
         responses=paginated(ClusterSerializer),
     )
     def get(self, request):
-        return page_of(request, self, Cluster.objects.all(), ClusterSerializer)
+        clusters = access.visible_clusters(request.user, token=request.auth)
+        return page_of(request, self, clusters, ClusterSerializer)
 
 
 class NamespaceListApi(APIView):
-    permission_model = Namespace
-
     @extend_schema(
         summary="List namespaces with their settings, newest first",
+        description="Only namespaces where you hold a role (`viewer` or more) are listed.",
         operation_id="namespaces_list",
         parameters=[NamespaceFilterSerializer, *PAGE_PARAMETERS],
         responses=paginated(NamespaceSerializer),
@@ -66,7 +81,7 @@ class NamespaceListApi(APIView):
         filters = NamespaceFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         given = filters.validated_data
-        namespaces = alive_namespaces()
+        namespaces = alive_namespaces(request)
         if "cluster" in given:
             namespaces = namespaces.filter(cluster__name=given["cluster"])
         if "name" in given:
@@ -75,23 +90,40 @@ class NamespaceListApi(APIView):
 
 
 class NamespaceDetailApi(APIView):
-    permission_model = Namespace
-
-    @extend_schema(summary="A namespace with its settings", responses=NamespaceSerializer)
+    @extend_schema(
+        summary="A namespace with its settings",
+        responses={200: NamespaceSerializer, 404: NOT_VISIBLE},
+    )
     def get(self, request, pk: int):
-        namespace = get_object_or_404(alive_namespaces(), pk=pk)
+        namespace = get_object_or_404(alive_namespaces(request), pk=pk)
         return Response(NamespaceSerializer(namespace, context={"request": request}).data)
 
     @extend_schema(
         summary="Change a namespace's settings",
         description="Give only the settings to change. Automatic rollback "
         "(`rollback_on_failure`, docs/deployments.md) and the deploy policy (docs/policies.md); "
-        "the name, cluster and attributes are changed in the admin.",
+        "the name, cluster and attributes are changed in the admin. Needs the `admin` role on "
+        "the namespace or its cluster.",
         request=NamespaceSettingsSerializer,
-        responses=NamespaceSerializer,
+        responses={
+            200: NamespaceSerializer,
+            403: error_response(
+                "Changing a namespace's settings needs the `admin` role on it (or on its "
+                "cluster): `detail` names the namespace and the role you have, or says the "
+                "token is read-only or limited to other namespaces."
+            ),
+            404: NOT_VISIBLE,
+        },
     )
     def patch(self, request, pk: int):
-        namespace = get_object_or_404(alive_namespaces(), pk=pk)
+        namespace = get_object_or_404(alive_namespaces(request), pk=pk)
+        access.require(
+            request.user,
+            Role.ADMIN,
+            namespace,
+            token=request.auth,
+            action=f"Changing the settings of {namespace}",
+        )
         if not isinstance(request.data, dict):
             raise exceptions.ValidationError(
                 'The body must be a JSON object of settings, like {"rollback_on_failure": true}.'

@@ -1,6 +1,5 @@
 """The deployments API: ask for a deployment, follow it, cancel it, redeploy it."""
 
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -35,6 +34,8 @@ from kubernaut.schema import error_response
 from locks import services as locks
 from locks.serializers import LockedErrorSerializer, LockSerializer
 from releases.templating import TemplateProblem
+from teams import access
+from teams.models import Role
 
 RELATED = (
     "release",
@@ -43,6 +44,10 @@ RELATED = (
     "created_by",
     "rolled_back_by",
     "cancelled_by",
+)
+NOT_VISIBLE = error_response(
+    "There is no such deployment, or it is in a namespace where you have no role (it needs "
+    "`viewer` there): both answer 404, so the answer does not tell which deployments exist."
 )
 MANIFEST_REFUSED = OpenApiResponse(
     ManifestErrorSerializer,
@@ -59,8 +64,9 @@ TARGET_LOCKED = OpenApiResponse(
     "may send `override_lock` with a reason (docs/locks.md).",
 )
 FORBIDDEN = error_response(
-    "You may not deploy this service there (the deployer role on the namespace, for a service "
-    "of your team), or you sent `override_lock` without the admin role there."
+    "You may not deploy this service there: `detail` names the role (`deployer` as a member of "
+    "the service's team, or `admin`) and the namespace that would allow it, or what your token "
+    "is limited to; or you sent `override_lock` without the admin role there."
 )
 
 
@@ -72,6 +78,20 @@ def refused(error: services.PolicyViolated) -> PolicyViolation:
     return PolicyViolation(str(error), [violation.as_dict() for violation in error.violations])
 
 
+def visible_or_404(request, deployments, pk: int) -> Deployment:
+    """The deployment, if the user (and token) may see its namespace; 404 alike when it does
+    not exist and when it is out of sight (docs/teams.md)."""
+    deployment = deployments.filter(pk=pk).first()
+    if deployment is None or not access.may_view(
+        request.user, deployment.namespace, token=request.auth
+    ):
+        raise exceptions.NotFound(
+            f"There is no deployment {pk} that you may see: it needs the viewer role on its "
+            "namespace."
+        )
+    return deployment
+
+
 def accepted(request, deployment: Deployment) -> Response:
     deployment = Deployment.objects.select_related(*RELATED).get(pk=deployment.pk)
     body = DeploymentDetailSerializer(deployment, context={"request": request}).data
@@ -79,11 +99,14 @@ def accepted(request, deployment: Deployment) -> Response:
     return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
+# Deployments are governed by roles on their namespaces (teams/access.py), not by Django's
+# model permissions: no `permission_model`, so any signed-in user or token gets in and the
+# roles decide what they see and do.
 class DeploymentListApi(APIView):
-    permission_model = Deployment
-
     @extend_schema(
         summary="List deployments, newest first",
+        description="Only deployments in namespaces where you hold a role (`viewer` or more) "
+        "are listed.",
         operation_id="deployments_list",
         parameters=[DeploymentFilterSerializer, *PAGE_PARAMETERS],
         responses=paginated(DeploymentSerializer),
@@ -91,9 +114,10 @@ class DeploymentListApi(APIView):
     def get(self, request):
         filters = DeploymentFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        rows = services.filter_deployments(filters.validated_data).values(
-            *DEPLOYMENT_ROW_VALUES, **DEPLOYMENT_ROW_ANNOTATIONS
+        deployments = access.limit_to_visible(
+            services.filter_deployments(filters.validated_data), request.user, token=request.auth
         )
+        rows = deployments.values(*DEPLOYMENT_ROW_VALUES, **DEPLOYMENT_ROW_ANNOTATIONS)
         return page_of_rows(request, self, rows, deployment_rows)
 
     @extend_schema(
@@ -147,27 +171,29 @@ class DeploymentListApi(APIView):
 
 
 class DeploymentDetailApi(APIView):
-    permission_model = Deployment
-
     @extend_schema(
         summary="A deployment with its status, objects and log",
-        responses=DeploymentDetailSerializer,
+        responses={200: DeploymentDetailSerializer, 404: NOT_VISIBLE},
     )
     def get(self, request, pk: int):
-        deployment = get_object_or_404(Deployment.objects.select_related(*RELATED), pk=pk)
+        deployment = visible_or_404(request, Deployment.objects.select_related(*RELATED), pk)
         return Response(DeploymentDetailSerializer(deployment, context={"request": request}).data)
 
 
 class DeploymentLogApi(APIView):
-    permission_model = Deployment
-
     @extend_schema(
         summary="Log lines of a deployment after a given line id",
         parameters=[LogFilterSerializer],
-        responses=LogPageSerializer,
+        responses={200: LogPageSerializer, 404: NOT_VISIBLE},
     )
     def get(self, request, pk: int):
-        deployment = get_object_or_404(Deployment.objects.only("id", "status"), pk=pk)
+        deployment = visible_or_404(
+            request,
+            Deployment.objects.select_related("namespace__cluster").only(
+                "id", "status", "namespace"
+            ),
+            pk,
+        )
         filters = LogFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         entries = LogEntry.objects.filter(
@@ -183,22 +209,21 @@ class DeploymentLogApi(APIView):
 
 
 class RedeployApi(APIView):
-    permission_model = Deployment
-    permission_actions = {"POST": "add"}
-
     @extend_schema(
         summary="Deploy the same release to the same place again",
-        description="The way to roll back is to redeploy an earlier deployment.",
+        description="The way to roll back is to redeploy an earlier deployment. This door is "
+        "for scripts and the CLI and queues at once; the web pages show the diff first.",
         request=RedeployInputSerializer,
         responses={
             202: DeploymentDetailSerializer,
             400: MANIFEST_REFUSED,
             403: FORBIDDEN,
+            404: NOT_VISIBLE,
             423: TARGET_LOCKED,
         },
     )
     def post(self, request, pk: int):
-        original = get_object_or_404(Deployment.objects.select_related(*RELATED), pk=pk)
+        original = visible_or_404(request, Deployment.objects.select_related(*RELATED), pk)
         given = RedeployInputSerializer(data=request.data if isinstance(request.data, dict) else {})
         given.is_valid(raise_exception=True)
         if original.namespace.is_deleted or original.namespace.cluster.is_deleted:
@@ -221,9 +246,8 @@ class RedeployApi(APIView):
 
 
 class CancelApi(APIView):
-    # Whoever may deploy to a place may stop a deployment there.
-    permission_model = Deployment
-    permission_actions = {"POST": "add"}
+    # Whoever holds `deployer` on a namespace may stop any deployment there (an outage does not
+    # wait for the owning team).
 
     @extend_schema(
         summary="Cancel a deployment",
@@ -242,11 +266,23 @@ class CancelApi(APIView):
                 DeploymentDetailSerializer,
                 description="It is running; its worker stops following it and ends it.",
             ),
+            403: error_response(
+                "Cancelling needs the `deployer` role on the deployment's namespace: `detail` "
+                "names it."
+            ),
+            404: NOT_VISIBLE,
             409: error_response("The deployment has already ended: there is nothing to cancel."),
         },
     )
     def post(self, request, pk: int):
-        deployment = get_object_or_404(Deployment.objects.select_related(*RELATED), pk=pk)
+        deployment = visible_or_404(request, Deployment.objects.select_related(*RELATED), pk)
+        access.require(
+            request.user,
+            Role.DEPLOYER,
+            deployment.namespace,
+            token=request.auth,
+            action=f"Cancelling deployment {pk}",
+        )
         try:
             ended = deployment.cancel(by=request.user)
         except AlreadyFinished as error:

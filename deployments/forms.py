@@ -6,7 +6,9 @@ from rest_framework import serializers
 from clusters.models import MAX_TIMEOUT_SECONDS, Namespace
 from deployments.models import Deployment
 from locks.models import MAX_REASON_LENGTH
+from releases.models import Release
 from releases.serializers import AttributesField
+from teams import access
 
 
 class NamespaceChoiceField(forms.ModelChoiceField):
@@ -30,14 +32,38 @@ def parse_attributes(text: str) -> dict[str, str]:
     return attributes
 
 
+def deployable_namespaces(user, release: Release):
+    """The namespaces of live clusters where the user may deploy the release's service."""
+    roles = access.roles_of(user)
+    alive = Namespace.objects.filter(cluster__deleted_at__isnull=True).select_related("cluster")
+    if roles.superuser:
+        return alive
+    allowed = [
+        namespace.pk
+        for namespace in access.visible_namespaces(user).only("id", "cluster_id")
+        if roles.may_deploy(release.service, namespace)
+    ]
+    return alive.filter(pk__in=allowed)
+
+
+def attributes_text(attributes: dict[str, str]) -> str:
+    """The inverse of parse_attributes, to fill the form with a deployment's attributes."""
+    return "\n".join(f"{name}={value}" for name, value in attributes.items())
+
+
 class DeployForm(forms.Form):
+    """Where and how to deploy one release; only namespaces where the user may deploy its
+    service are offered. `redeploy_of` (hidden) marks a redeploy or roll back of an earlier
+    deployment of the same release to the same namespace."""
+
     namespace = NamespaceChoiceField(
         label="Cluster / namespace",
-        queryset=Namespace.objects.filter(cluster__deleted_at__isnull=True).select_related(
-            "cluster"
-        ),
+        queryset=Namespace.objects.none(),
         empty_label="Choose where to deploy",
-        error_messages={"invalid_choice": "That namespace no longer exists: pick another."},
+        error_messages={
+            "invalid_choice": "You may not deploy this service to that namespace, or it no "
+            "longer exists: pick one from the list."
+        },
     )
     attributes = forms.CharField(
         label="Override attributes",
@@ -61,6 +87,40 @@ class DeployForm(forms.Form):
         help_text="Only admins of the namespace may. Your reason is recorded in the audit trail "
         "and the deployment's log.",
     )
+    redeploy_of = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, user, release: Release, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user, self.release = user, release
+        self.fields["namespace"].queryset = deployable_namespaces(user, release)
+
+    def clean_redeploy_of(self) -> Deployment | None:
+        pk = self.cleaned_data["redeploy_of"]
+        if pk is None:
+            return None
+        original = (
+            Deployment.objects.filter(pk=pk, release=self.release)
+            .select_related("namespace__cluster")
+            .only("id", "release_id", "namespace")
+            .first()
+        )
+        if original is None or not access.may_view(self.user, original.namespace):
+            raise forms.ValidationError(
+                f"Deployment #{pk} is not a deployment of this release that you may see: deploy "
+                "without it, or start again from the deployment's page."
+            )
+        return original
+
+    def clean(self) -> dict:
+        given = super().clean()
+        original, namespace = given.get("redeploy_of"), given.get("namespace")
+        if original and namespace and original.namespace_id != namespace.pk:
+            self.add_error(
+                "namespace",
+                f"A redeploy of #{original.pk} goes to {original.namespace} again; to deploy "
+                "elsewhere, open the deploy page from the release.",
+            )
+        return given
 
     def clean_attributes(self) -> dict[str, str]:
         attributes = parse_attributes(self.cleaned_data["attributes"])

@@ -1,13 +1,19 @@
 """Pages to deploy a release, follow a deployment, cancel, redeploy or roll it back, list them."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from clusters.models import Namespace
 from deployments import preview, services
-from deployments.forms import DeployForm, DeploymentFilterForm
+from deployments.forms import DeployForm, DeploymentFilterForm, attributes_text
 from deployments.models import AlreadyFinished, Deployment
 from kubernaut.views import filter_query, newest_first, require_permission
 from locks import services as lock_services
@@ -22,10 +28,14 @@ HEAVY_FIELDS = ("manifest", "attributes", "requested_attributes", "applied_objec
 LOG_LIMIT = 5000
 
 
-@require_permission("releases.view_release", "deployments.add_deployment")
+@require_permission("releases.view_release")
 def deploy(request, release_id: int):
     """GET: the form. POST `preview`: render + dry run + diff. POST `deploy`: the same checks,
     then queue; any problem is shown on the page and nothing is queued.
+
+    GET with `redeploy_of` (from Redeploy or Roll back on a deployment's page): the form filled
+    with that deployment's namespace, attributes and timeout, and its preview at once; the
+    deployment made on confirm records what it redeploys.
 
     The locks that hold this service are listed up front; once a namespace is chosen, its lock
     is shown in place of the deploy button (with an "override with a reason" field for admins
@@ -33,14 +43,23 @@ def deploy(request, release_id: int):
     423: the form stays filled in, and the status still says what happened.
     """
     release = get_object_or_404(
-        Release.objects.select_related("service", "created_by"), pk=release_id
+        Release.objects.select_related("service__team", "created_by"), pk=release_id
     )
-    initial = {"namespace": request.GET.get("namespace")} if request.GET.get("namespace") else {}
-    form = DeployForm(request.POST or None, initial=initial)
+    original = None
+    if request.method == "GET" and request.GET.get("redeploy_of", "").isdigit():
+        original = redeploy_original(request, release, int(request.GET["redeploy_of"]))
+        form = DeployForm(redeploy_data(original), user=request.user, release=release)
+    else:
+        initial = (
+            {"namespace": request.GET.get("namespace")} if request.GET.get("namespace") else {}
+        )
+        form = DeployForm(request.POST or None, initial=initial, user=request.user, release=release)
+    refuse_unless_deployable(request, release, form)
     context = {
         "release": release,
         "form": form,
         "result": None,
+        "rollback": request.GET.get("rollback") == "1",
         "locks": list(
             Lock.objects.active()
             .filter(Q(service__isnull=True) | Q(service_id=release.service_id))
@@ -49,9 +68,10 @@ def deploy(request, release_id: int):
         ),
     }
     status = 200
-    if request.method == "POST" and form.is_valid():
+    if form.is_bound and form.is_valid():
         given = form.cleaned_data
         namespace = given["namespace"]
+        context["original"] = given["redeploy_of"]
         context["lock"] = next(
             (lock for lock in context["locks"] if lock.namespace_id == namespace.pk), None
         )
@@ -59,7 +79,7 @@ def deploy(request, release_id: int):
         # Checked again on confirm: the cluster may have changed (or gone) since the preview.
         result = preview.preview(release=release, namespace=namespace, extra=given["attributes"])
         context["result"] = result
-        if result.ok and request.POST.get("action") == "deploy":
+        if result.ok and request.method == "POST" and request.POST.get("action") == "deploy":
             try:
                 deployment = services.create_deployment(
                     release=release,
@@ -68,6 +88,7 @@ def deploy(request, release_id: int):
                     user=request.user,
                     timeout_seconds=given["timeout_seconds"],
                     override_lock=given["override_lock"],
+                    redeploy_of=given["redeploy_of"],
                 )
             except TemplateProblem as problem:
                 result.problem = str(problem)
@@ -77,69 +98,135 @@ def deploy(request, release_id: int):
             except access.Forbidden as refusal:
                 raise PermissionDenied(str(refusal)) from None
             else:
-                messages.success(request, f"Deployment #{deployment.pk} is queued.")
+                again = (
+                    f" (a redeploy of #{given['redeploy_of'].pk})" if given["redeploy_of"] else ""
+                )
+                messages.success(request, f"Deployment #{deployment.pk} is queued{again}.")
                 return redirect("deployment", pk=deployment.pk)
+    elif original is not None:
+        context["original"] = original  # the form says why it cannot be used as it is
     return render(request, "deployments/deploy.html", context, status=status)
 
 
-def deployment_or_404(pk: int) -> Deployment:
-    return get_object_or_404(Deployment.objects.select_related(*RELATED, "rolled_back_by"), pk=pk)
+def redeploy_original(request, release: Release, pk: int) -> Deployment:
+    """The deployment to redeploy: one of this release the person sees (404 otherwise) and may
+    deploy again (403 naming the role otherwise)."""
+    original = visible_or_404(request, pk)
+    if original.release_id != release.pk:
+        raise Http404("That deployment is not of this release.")
+    try:
+        access.require_deploy(request.user, release.service, original.namespace)
+    except access.Forbidden as refusal:
+        raise PermissionDenied(str(refusal)) from None
+    return original
 
 
-@require_permission("deployments.view_deployment")
+def redeploy_data(original: Deployment) -> dict:
+    """The deploy form as the original deployment was asked for, ready to preview."""
+    return {
+        "namespace": original.namespace_id,
+        "attributes": attributes_text(original.requested_attributes),
+        "timeout_seconds": original.timeout_seconds,
+        "redeploy_of": original.pk,
+    }
+
+
+def refuse_unless_deployable(request, release: Release, form: DeployForm) -> None:
+    """403, with the sentence naming the role and where, when the person may deploy the
+    release's service nowhere, or asks for a namespace where they may not."""
+    chosen = form.data.get("namespace", "") if form.is_bound else ""
+    if str(chosen).isdigit():
+        namespace = (
+            Namespace.objects.select_related("cluster")
+            .filter(pk=chosen, cluster__deleted_at__isnull=True)
+            .first()
+        )
+        if namespace is not None:
+            try:
+                access.require_deploy(request.user, release.service, namespace)
+            except access.Forbidden as refusal:
+                raise PermissionDenied(str(refusal)) from None
+            return
+    roles = access.roles_of(request.user)
+    if not roles.superuser and not form.fields["namespace"].queryset.exists():
+        team = release.service.team
+        owners = f" as a member of its team {team}" if team else ""
+        raise PermissionDenied(
+            f"Deploying {release.service} needs the deployer role on a namespace{owners}, or "
+            "the admin role there, and you hold neither on any namespace. Ask an admin of the "
+            "namespace you want to deploy to to grant it."
+        )
+
+
+def visible_or_404(request, pk: int, deployments=None) -> Deployment:
+    """The deployment if the person may see its namespace; 404 alike when it does not exist and
+    when it is out of sight, as the API answers."""
+    if deployments is None:
+        deployments = Deployment.objects.select_related(*RELATED, "rolled_back_by")
+    deployment = deployments.filter(pk=pk).first()
+    if deployment is None or not access.may_view(request.user, deployment.namespace):
+        raise Http404(f"There is no deployment #{pk} that you may see.")
+    return deployment
+
+
+@login_required
 def deployment_detail(request, pk: int):
-    deployment = deployment_or_404(pk)
+    deployment = visible_or_404(request, pk)
     log = list(deployment.log_entries.all()[:LOG_LIMIT])
+    roles = access.roles_of(request.user)
+    namespace = deployment.namespace
+    place_alive = not (namespace.is_deleted or namespace.cluster.is_deleted)
+    can_deploy = place_alive and roles.may_deploy(deployment.service, namespace)
     context = {
         "deployment": deployment,
         "log": log,
         "last_log_id": log[-1].pk if log else 0,
-        "rollback_to": services.previous_success(deployment),
-        "can_deploy": request.user.has_perm("deployments.add_deployment"),
+        "rollback_to": services.previous_success(deployment) if can_deploy else None,
+        "can_deploy": can_deploy,
+        "can_cancel": roles.has(Role.DEPLOYER, namespace),
     }
     return render(request, "deployments/detail.html", context)
 
 
-@require_permission("deployments.view_deployment")
+@login_required
 def deployment_progress(request, pk: int):
     """The status part of the deployment page, fetched again while it runs."""
-    deployment = get_object_or_404(
+    deployment = visible_or_404(
+        request,
+        pk,
         Deployment.objects.select_related("namespace__cluster", "rolled_back_by").defer(
             *HEAVY_FIELDS, *(f"rolled_back_by__{field}" for field in HEAVY_FIELDS)
         ),
-        pk=pk,
     )
     return render(request, "deployments/_progress.html", {"deployment": deployment})
 
 
-def start_again(request, original: Deployment, verb: str):
+def to_preview(request, original: Deployment, *, rollback: bool = False):
+    """Redeploy and Roll back never queue at once: they lead to the deploy page's diff."""
     if original.namespace.is_deleted or original.namespace.cluster.is_deleted:
         messages.error(request, "The namespace or cluster of that deployment was deleted.")
         return redirect("deployment", pk=original.pk)
     try:
-        deployment = services.redeploy(original, user=request.user)
+        access.require_deploy(request.user, original.service, original.namespace)
     except access.Forbidden as refusal:
         raise PermissionDenied(str(refusal)) from None
-    except lock_services.Locked as held:
-        messages.error(request, f"Could not {verb}: {held}")
-        return redirect("deployment", pk=original.pk)
-    except TemplateProblem as problem:
-        messages.error(request, f"Could not {verb}: {problem}")
-        return redirect("deployment", pk=original.pk)
-    messages.success(request, f"Deployment #{deployment.pk} is queued ({verb} of #{original.pk}).")
-    return redirect("deployment", pk=deployment.pk)
+    query = {"redeploy_of": original.pk, **({"rollback": 1} if rollback else {})}
+    url = reverse("deploy", args=[original.release_id])
+    return redirect(f"{url}?{urlencode(query)}")
 
 
+# Old forms (a page open since before the preview step) still post here: they are led to the
+# preview too. The deployment page links to the preview directly.
 @require_POST
-@require_permission("deployments.add_deployment")
+@login_required
 def redeploy(request, pk: int):
-    return start_again(request, deployment_or_404(pk), "redeploy")
+    return to_preview(request, visible_or_404(request, pk))
 
 
 @require_POST
-@require_permission("deployments.add_deployment")
+@login_required
 def rollback(request, pk: int):
-    deployment = deployment_or_404(pk)
+    deployment = visible_or_404(request, pk)
     target = services.previous_success(deployment)
     if target is None:
         messages.error(
@@ -148,13 +235,22 @@ def rollback(request, pk: int):
             f"succeeded in {deployment.namespace} before this deployment.",
         )
         return redirect("deployment", pk=deployment.pk)
-    return start_again(request, target, "roll back")
+    return to_preview(request, target, rollback=True)
 
 
 @require_POST
-@require_permission("deployments.add_deployment")
+@login_required
 def cancel(request, pk: int):
-    deployment = deployment_or_404(pk)
+    deployment = visible_or_404(request, pk)
+    try:
+        access.require(
+            request.user,
+            Role.DEPLOYER,
+            deployment.namespace,
+            action=f"Cancelling deployment #{pk}",
+        )
+    except access.Forbidden as refusal:
+        raise PermissionDenied(str(refusal)) from None
     try:
         ended = deployment.cancel(by=request.user)
     except AlreadyFinished as error:
@@ -169,15 +265,22 @@ def cancel(request, pk: int):
     return redirect("deployment", pk=pk)
 
 
-@require_permission("deployments.view_deployment")
+@login_required
 def deployment_list(request):
     form = DeploymentFilterForm(request.GET)
     page = None
     if form.is_valid():
         given = form.cleaned_data
-        deployments = (
-            services.filter_deployments(given).select_related(*RELATED).defer(*HEAVY_FIELDS)
+        deployments = access.limit_to_visible(
+            services.filter_deployments(given).select_related(*RELATED).defer(*HEAVY_FIELDS),
+            request.user,
         )
         page = newest_first(deployments, given["before"])
-    context = {"form": form, "page": page, "filters": filter_query(form)}
+    roles = access.roles_of(request.user)
+    context = {
+        "form": form,
+        "page": page,
+        "filters": filter_query(form),
+        "no_role": not (roles.superuser or roles.by_cluster or roles.by_namespace),
+    }
     return render(request, "deployments/list.html", context)

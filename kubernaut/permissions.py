@@ -7,7 +7,9 @@ class ModelPermissions(permissions.BasePermission):
     """Django's model permissions, including `view_*` for reads.
 
     A view names its model with `permission_model`; an admin grants users (e.g. a `jenkins` user)
-    the permissions in the admin, singly or through groups.
+    the permissions in the admin, singly or through groups. Views without one (deployments,
+    clusters, namespaces) only need a signed-in user: roles on namespaces decide there
+    (teams/access.py, docs/teams.md).
     """
 
     actions = {

@@ -1,7 +1,7 @@
 """The OpenAPI document's shared error responses (a drf-spectacular postprocessing hook).
 
 Every endpoint answers errors in one shape, `{"detail": "<sentence>", "errors": {...}}`, for
-reasons shared by all of them: no credentials (401), a missing permission (403), a malformed
+reasons shared by all of them: no credentials (401), a missing role or permission (403), a malformed
 request (400: a bad parameter, a NUL character, a hand-made cursor), a missing object (404),
 a body over the size limit (413), and gunicorn's 414 for an overlong address. Adding them here
 keeps every operation's list of answers true without repeating it on each view; a view adds its
@@ -30,8 +30,10 @@ ERROR_SCHEMA = {
 SHARED = {
     "400": "The request is invalid: `detail` says what to fix, `errors` names the fields.",
     "401": "No credentials, or a token that is unknown, revoked or expired.",
-    "403": "Your account lacks the permission this operation needs, or your token's scope "
-    "(namespaces, services, read-only) does not cover it.",
+    "403": "You may not do this: `detail` names what would allow it, the role (`viewer`, "
+    "`deployer` or `admin`) and the namespace for deployments and namespaces (docs/teams.md), "
+    "the permission for releases, or what your API token's scope (namespaces, services, "
+    "read-only) is limited to.",
 }
 WITH_PATH_PARAMETERS = {"404": "There is no such object, or it was deleted."}
 WITH_BODY = {

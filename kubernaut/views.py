@@ -1,4 +1,9 @@
-"""The overview page and what all pages share: permission checks and keyset pages."""
+"""The overview page and what all pages share: permission checks and keyset pages.
+
+Releases are read and written under Django's model permissions (`require_permission`); what is
+deployed where is shown by roles on namespaces (teams/access.py): a page lists only the
+namespaces where the person holds a role, and offers only the buttons they may use.
+"""
 
 import hashlib
 from collections.abc import Callable
@@ -21,6 +26,7 @@ from deployments import services as deployment_services
 from deployments.models import Deployment
 from locks.models import Lock
 from releases.models import Service
+from teams import access
 
 PAGE_SIZE = 50
 OVERVIEW_SERVICES = 50  # a grid people read at a glance; search finds the rest
@@ -86,31 +92,44 @@ class Cell:
         return None
 
 
-@require_permission("releases.view_release", "deployments.view_deployment")
+def sight_of(user) -> str:
+    """What decides which namespaces a person sees, as a cache key part: people who see the
+    same namespaces share one rendering of the grid, whatever their roles there."""
+    roles = access.roles_of(user)
+    if roles.superuser:
+        return "all"
+    return f"c{sorted(roles.by_cluster)}n{sorted(roles.by_namespace)}"
+
+
+@login_required
 def home(request):
     query = request.GET.get("q", "").strip()[:63]
-    # The grid is the same for everyone allowed to see it, and many people keep the page open
-    # (it refreshes itself every 10 s): one rendering serves them all for a few seconds.
-    key = "overview-grid:" + hashlib.sha256(query.encode()).hexdigest()
+    # The grid is the same for everyone who sees the same namespaces, and many people keep the
+    # page open (it refreshes itself every 10 s): one rendering serves them for a few seconds.
+    key = (
+        "overview-grid:" + hashlib.sha256(f"{query}\0{sight_of(request.user)}".encode()).hexdigest()
+    )
     grid = cache.get(key)
     if grid is None:
-        grid = render_to_string("_overview_grid.html", overview_grid(query), request=request)
+        context = overview_grid(query, access.visible_namespaces(request.user))
+        grid = render_to_string("_overview_grid.html", context, request=request)
         if settings.KUBERNAUT_OVERVIEW_CACHE_SECONDS:
             cache.set(key, grid, settings.KUBERNAUT_OVERVIEW_CACHE_SECONDS)
     return render(request, "home.html", {"query": query, "grid": mark_safe(grid)})  # noqa: S308
 
 
-def overview_grid(query: str) -> dict:
-    """Services (matching the search) by namespaces, with the newest deployment in each cell."""
+def overview_grid(query: str, visible: QuerySet) -> dict:
+    """Services (matching the search) by the visible namespaces, with the newest deployment in
+    each cell."""
     services = Service.objects.all()
     if query:
         services = services.filter(name__icontains=query)
     services = list(services[: OVERVIEW_SERVICES + 1])
     truncated = len(services) > OVERVIEW_SERVICES
     services = services[:OVERVIEW_SERVICES]
-    namespaces = list(
-        Namespace.objects.filter(cluster__deleted_at__isnull=True).select_related("cluster")
-    )
+    namespaces = list(visible.filter(cluster__deleted_at__isnull=True).select_related("cluster"))
+    # Nothing visible: say whether there is nothing at all or nothing granted to this person.
+    no_role = not namespaces and Namespace.objects.filter(cluster__deleted_at__isnull=True).exists()
     service_ids, namespace_ids = [s.pk for s in services], [n.pk for n in namespaces]
     newest_ids = deployment_services.latest_deployment_ids(service_ids, namespace_ids)
     # Where the newest deployment did not succeed, the cell also says what still runs there.
@@ -156,4 +175,10 @@ def overview_grid(query: str) -> dict:
         return Cell(newest.get(key), running.get(key), service_locks.get(key))
 
     rows = [(service, [cell(service, ns) for ns in namespaces]) for service in services]
-    return {"query": query, "namespaces": namespaces, "rows": rows, "truncated": truncated}
+    return {
+        "query": query,
+        "namespaces": namespaces,
+        "rows": rows,
+        "truncated": truncated,
+        "no_role": no_role,
+    }

@@ -7,8 +7,12 @@ from releases.models import Release, Service
 
 @admin.register(Service)
 class ServiceAdmin(AuditedAdmin):
-    list_display = ["name", "created_at"]
-    search_fields = ["name"]
+    list_display = ["name", "team", "created_at"]
+    list_filter = ["team"]
+    list_select_related = ["team"]
+    search_fields = ["name", "team__name"]
+    fields = ["name", "team", "created_at"]
+    readonly_fields = ["created_at"]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a service's releases and deployments are history

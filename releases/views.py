@@ -3,11 +3,11 @@
 from django import forms
 from django.shortcuts import get_object_or_404, render
 
-from clusters.models import Namespace
 from deployments import services as deployment_services
 from deployments.models import Deployment
 from kubernaut.views import filter_query, newest_first, require_permission
 from releases.models import Release, Service
+from teams import access
 
 HISTORY_SIZE = 20
 
@@ -29,13 +29,11 @@ def key_attributes(release: Release, limit: int = 4) -> list[tuple[str, str]]:
     return [(name, release.attributes[name]) for name in names[:limit]]
 
 
-def live_deployments(service: Service) -> list[Deployment]:
-    """Per namespace, the newest successful deployment of the service: what runs there now."""
-    namespaces = Namespace.objects.filter(cluster__deleted_at__isnull=True).values_list(
-        "pk", flat=True
-    )
+def live_deployments(service: Service, namespace_ids: list[int]) -> list[Deployment]:
+    """Per namespace given, the newest successful deployment of the service: what runs there
+    now."""
     ids = deployment_services.latest_deployment_ids(
-        [service.pk], list(namespaces), succeeded_only=True
+        [service.pk], namespace_ids, succeeded_only=True
     )
     return list(
         Deployment.objects.filter(pk__in=ids)
@@ -54,12 +52,14 @@ def service_detail(request, name: str):
         Release.objects.filter(service=service).select_related("created_by").defer("template"),
         before,
     )
-    can_see_deployments = request.user.has_perm("deployments.view_deployment")
+    roles = access.roles_of(request.user)
+    can_see_deployments = bool(roles.superuser or roles.by_cluster or roles.by_namespace)
+    namespaces = places(request.user) if can_see_deployments else []
     live, history = [], []
     if can_see_deployments:
-        live = live_deployments(service)
+        live = live_deployments(service, [namespace.pk for namespace in namespaces])
         history = list(
-            Deployment.objects.filter(service=service)
+            access.limit_to_visible(Deployment.objects.filter(service=service), request.user)
             .select_related("release", "service", "namespace__cluster", "created_by")
             .defer("manifest", "attributes", "requested_attributes", "applied_objects")
             .order_by("-id")[:HISTORY_SIZE]
@@ -78,9 +78,33 @@ def service_detail(request, name: str):
         "live": live,
         "history": history,
         "can_see_deployments": can_see_deployments,
-        "can_deploy": request.user.has_perm("deployments.add_deployment"),
+        "can_deploy": service.pk in deployable_services(request.user, [service], namespaces),
     }
     return render(request, "releases/service.html", context)
+
+
+def places(user) -> list:
+    """The namespaces of live clusters the user sees (ids and clusters only)."""
+    visible = access.visible_namespaces(user).filter(cluster__deleted_at__isnull=True)
+    return list(visible.only("id", "cluster_id"))
+
+
+def deployable_services(user, services, namespaces: list | None = None) -> set[int]:
+    """The ids of the services the user may deploy to at least one of the namespaces they see
+    (the deploy page then lists which): one query for the namespaces unless given, the rest
+    from memory."""
+    roles = access.roles_of(user)
+    if roles.superuser:
+        return {service.pk for service in services}
+    if not (roles.by_cluster or roles.by_namespace):
+        return set()
+    if namespaces is None:
+        namespaces = places(user)
+    return {
+        service.pk
+        for service in services
+        if any(roles.may_deploy(service, namespace) for namespace in namespaces)
+    }
 
 
 @require_permission("releases.view_release")
@@ -95,5 +119,11 @@ def release_list(request):
         if given["created_by"]:
             releases = releases.filter(created_by__username=given["created_by"])
         page = newest_first(releases, given["before"])
-    context = {"form": form, "page": page, "filters": filter_query(form)}
+    services = {release.service_id: release.service for release in page.items} if page else {}
+    context = {
+        "form": form,
+        "page": page,
+        "filters": filter_query(form),
+        "deployable": deployable_services(request.user, services.values()),
+    }
     return render(request, "releases/list.html", context)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 
-from clusters.models import Namespace
+from clusters.models import Cluster, Namespace
 from teams.models import RANKS, Grant, Role, Team
 
 
@@ -136,10 +136,21 @@ def require_deploy(user, service, namespace: Namespace, *, token=None) -> None:
             raise Forbidden(refusal)
 
 
-def visible_namespaces(user, *, token=None) -> QuerySet:
-    """The namespaces where the user (through the token, if any) holds at least `viewer`."""
+def may_view(user, namespace: Namespace, *, token=None) -> bool:
+    """Whether the user (through the token, if any) holds at least `viewer` on the namespace."""
+    if not roles_of(user).has(Role.VIEWER, namespace):
+        return False
+    return token is None or not token.scope_refusal(namespace=namespace)
+
+
+def visible_namespaces(user, *, token=None, include_deleted: bool = False) -> QuerySet:
+    """The namespaces where the user (through the token, if any) holds at least `viewer`.
+
+    `include_deleted` adds soft-deleted namespaces, for filtering their deployments (history
+    stays readable to whoever held a role there).
+    """
     roles = roles_of(user)
-    namespaces = Namespace.objects.all()
+    namespaces = (Namespace.all_objects if include_deleted else Namespace.objects).all()
     if not roles.superuser:
         namespaces = namespaces.filter(
             Q(cluster_id__in=list(roles.by_cluster)) | Q(pk__in=list(roles.by_namespace))
@@ -147,3 +158,25 @@ def visible_namespaces(user, *, token=None) -> QuerySet:
     if token is not None:
         namespaces = token.limit_namespaces(namespaces)
     return namespaces
+
+
+def visible_clusters(user, *, token=None) -> QuerySet:
+    """The clusters where the user may see at least one namespace, or holds a role on the whole
+    cluster (unless the token is limited to some namespaces)."""
+    roles = roles_of(user)
+    clusters = Cluster.objects.all()
+    if roles.superuser and token is None:
+        return clusters
+    seen = Q(pk__in=visible_namespaces(user, token=token).values("cluster_id"))
+    if token is None:
+        seen |= Q(pk__in=list(roles.by_cluster))
+    return clusters.filter(seen)
+
+
+def limit_to_visible(deployments: QuerySet, user, *, token=None) -> QuerySet:
+    """The deployments of the queryset in namespaces the user (and token) may see: one
+    `namespace_id IN (subquery)`, none for a superuser without a token."""
+    if roles_of(user).superuser and token is None:
+        return deployments
+    visible = visible_namespaces(user, token=token, include_deleted=True)
+    return deployments.filter(namespace_id__in=visible.values("pk"))

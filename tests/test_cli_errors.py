@@ -43,7 +43,8 @@ def test_bad_token_exits_4(capsys, live_server):
 
 def test_missing_permission_exits_4(capsys, live_server, charlie):
     _, key = ApiToken.issue(charlie)
-    code, _, err = run(capsys, "--url", live_server.url, "--token", key, "deployments")
+    # Releases are behind Django's permissions; deployments answer by roles (an empty list).
+    code, _, err = run(capsys, "--url", live_server.url, "--token", key, "releases")
     assert code == 4
     assert "permission" in err.lower()
 

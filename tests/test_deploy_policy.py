@@ -253,9 +253,10 @@ def test_roll_back_to_a_release_the_policy_now_refuses_is_refused(client, alice,
 
     response = client.post(f"/deployments/{second.pk}/rollback", follow=True)
 
-    page = response.content.decode()
-    assert "Could not roll back" in page
+    page = response.content.decode()  # the preview of the roll back, which the policy refuses
+    assert "Roll back web to 1" in page and "Cannot deploy" in page
     assert "spec.template.spec.hostIPC is true" in page
+    assert 'value="deploy"' not in page  # no confirm button
     assert Deployment.objects.count() == 2
 
 

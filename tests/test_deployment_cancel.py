@@ -72,7 +72,9 @@ def test_cancelling_a_finished_deployment_is_a_409_with_a_sentence(
 def test_cancel_needs_the_permission_to_deploy(bob_api, pending):
     response = bob_api.post(f"/api/deployments/{pending.pk}/cancel")
     assert response.status_code == 403
-    assert "deployments.add_deployment" in response.json()["detail"]
+    assert response.json()["detail"].startswith(
+        f"Cancelling deployment {pending.pk}: it needs the deployer role on main/staging"
+    )
     assert Deployment.objects.get(pk=pending.pk).status == Status.PENDING
 
 

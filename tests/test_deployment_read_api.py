@@ -5,6 +5,7 @@ import pytest
 from clusters.models import Cluster, Namespace
 from deployments import services
 from deployments.models import Deployment
+from tests.conftest import grant, open_to_teams
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ def namespaces(db) -> dict[str, Namespace]:
     cluster.set_kubeconfig("{}")
     cluster.save()
     return {
-        name: Namespace.objects.create(cluster=cluster, name=name)
+        name: open_to_teams(Namespace.objects.create(cluster=cluster, name=name))
         for name in ("staging", "production")
     }
 
@@ -29,6 +30,7 @@ def deploy(release, namespace, user) -> Deployment:
 def test_list_newest_first_with_filters(alice_api, alice, bob, namespaces, make_release):
     one, two = make_release(version="1"), make_release(version="2")
     first = deploy(one, namespaces["staging"], alice)
+    grant("deployer", namespaces["production"], user=bob)
     second = deploy(two, namespaces["production"], bob)
     Deployment.objects.filter(pk=second.pk).update(status="failed")
 
@@ -75,8 +77,9 @@ def test_list_query_count_is_constant(alice_api, alice, namespaces, make_release
     release = make_release()
     for _ in range(10):
         deploy(release, namespaces["staging"], alice)
-    # token, last use, user and group permissions, the page, its namespaces, its users
-    with django_assert_max_num_queries(7):
+    # token, last use, roles (teams, grants), the token's namespaces, the page, its namespaces,
+    # its users
+    with django_assert_max_num_queries(8):
         response = alice_api.get("/api/deployments")
     assert len(response.json()["results"]) == 10
 

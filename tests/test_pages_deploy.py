@@ -125,7 +125,8 @@ def test_read_only_user_may_not_deploy(client, bob, make_release, target):
     client.force_login(bob)
     response = client.post(f"/releases/{release.pk}/deploy", form(target, "deploy"))
     assert response.status_code == 403
-    assert "deployments.add_deployment" in response.content.decode()
+    assert f"needs the deployer role on {target}" in response.content.decode()
+    assert not Deployment.objects.exists()
 
 
 def test_deleted_release_is_404(client, alice, make_release):

@@ -39,20 +39,37 @@ def test_progress_fragment_follows_the_status(client, bob, make_release, staging
     assert ">Failed<" in fragment and "no image" in fragment and "<html" not in fragment
 
 
-def test_redeploy_queues_the_same_release(client, alice, make_release, target):
-    original = deployed(make_release(), target, alice, requested_attributes={"replicas": "1"})
+def test_redeploy_shows_the_preview_and_queues_only_on_confirm(client, alice, make_release, target):
+    original = deployed(make_release(), target, alice, requested_attributes={"replicas": "1"},
+                        timeout_seconds=120)  # fmt: skip
     client.force_login(alice)
+    detail = client.get(f"/deployments/{original.pk}/").content.decode()
+    link = f"/releases/{original.release_id}/deploy?redeploy_of={original.pk}"
+    assert f'href="{link}"' in detail
 
+    # An old form posting to /redeploy is led to the same preview.
     response = client.post(f"/deployments/{original.pk}/redeploy")
+    assert response["Location"] == link
+    page = client.get(link).content.decode()
+
+    assert "Redeploy hello-world 1.0.0" in page
+    assert "new object" in page and 'value="deploy"' in page  # the diff, and the confirm button
+    assert "replicas=1</textarea>" in page and 'value="120"' in page
+    assert not Deployment.objects.exclude(pk=original.pk).exists()
+
+    confirm = {"namespace": target.pk, "attributes": "replicas=1", "timeout_seconds": "120",
+               "redeploy_of": original.pk, "action": "deploy"}  # fmt: skip
+    response = client.post(f"/releases/{original.release_id}/deploy", confirm)
 
     again = Deployment.objects.exclude(pk=original.pk).get()
     assert response["Location"] == f"/deployments/{again.pk}/"
     assert (again.release, again.redeploy_of, again.requested_attributes) == (
         original.release, original, {"replicas": "1"},
     )  # fmt: skip
+    assert again.timeout_seconds == 120
 
 
-def test_roll_back_deploys_what_was_live_before(client, alice, make_release, target):
+def test_roll_back_previews_what_was_live_before(client, alice, make_release, target):
     one, two = make_release(version="1"), make_release(version="2")
     first = deployed(one, target, alice)
     second = deployed(two, target, alice, status=Status.FAILED)
@@ -60,9 +77,16 @@ def test_roll_back_deploys_what_was_live_before(client, alice, make_release, tar
 
     assert "Roll back to 1" in client.get(f"/deployments/{second.pk}/").content.decode()
     response = client.post(f"/deployments/{second.pk}/rollback")
+    assert response["Location"] == f"/releases/{one.pk}/deploy?redeploy_of={first.pk}&rollback=1"
+    page = client.get(response["Location"]).content.decode()
+    assert "Roll back hello-world to 1" in page and 'value="deploy"' in page
+    assert Deployment.objects.count() == 2
+
+    confirm = {"namespace": target.pk, "attributes": "", "redeploy_of": first.pk,
+               "action": "deploy"}  # fmt: skip
+    client.post(f"/releases/{one.pk}/deploy", confirm)
 
     back = Deployment.objects.order_by("-id").first()
-    assert response["Location"] == f"/deployments/{back.pk}/"
     assert (back.release, back.redeploy_of) == (one, first)
 
 
@@ -81,6 +105,8 @@ def test_read_only_user_sees_no_buttons_and_may_not_post(client, bob, make_relea
     client.force_login(bob)
     assert "Redeploy" not in client.get(f"/deployments/{deployment.pk}/").content.decode()
     assert client.post(f"/deployments/{deployment.pk}/redeploy").status_code == 403
+    redeploy = f"/releases/{deployment.release_id}/deploy?redeploy_of={deployment.pk}"
+    assert client.get(redeploy).status_code == 403
     assert client.get(f"/deployments/{deployment.pk}/redeploy").status_code == 405
 
 

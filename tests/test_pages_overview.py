@@ -4,6 +4,7 @@ import pytest
 
 from clusters.models import Cluster, Namespace
 from deployments.models import Deployment
+from tests.conftest import open_to_teams
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +15,7 @@ def make_place(cluster_name: str, namespace_name: str) -> Namespace:
         cluster = Cluster(name=cluster_name)
         cluster.set_kubeconfig("{}")
         cluster.save()
-    return Namespace.objects.create(cluster=cluster, name=namespace_name)
+    return open_to_teams(Namespace.objects.create(cluster=cluster, name=namespace_name))
 
 
 def deployed(release, namespace, user, status=Deployment.Status.SUCCEEDED, **fields):

@@ -5,6 +5,7 @@ the right partial index its cost does not grow with the table.
 """
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 
 from clusters.models import Cluster, Namespace
@@ -102,3 +103,22 @@ def test_list_queries_use_their_indexes(data):
         if not in_order or "Seq Scan" in text or "Sort" in text:
             problems.append(f"{name}:\n{text}")
     assert not problems, "\n\n".join(problems)
+
+
+def test_the_list_of_visible_deployments_reads_an_index(data, alice):
+    """What a person with a role on a few namespaces lists: one `namespace_id IN (subquery)`
+    beside the filters, read in id order without sorting or scanning the deployments."""
+    from teams import access
+    from tests.conftest import grant
+
+    for name in ("ns-3", "ns-4", "ns-5"):
+        grant("viewer", Namespace.objects.get(name=name), user=alice)
+    visible = access.limit_to_visible(Deployment.objects.all(), alice)
+
+    text = visible.order_by("-id")[:51].explain()
+    assert "Index Scan Backward using" in text, text
+    assert "Seq Scan on deployments_deployment" not in text and "Sort" not in text, text
+    superuser = User.objects.create_superuser("root")
+    assert access.limit_to_visible(Deployment.objects.all(), superuser).query.where == (
+        Deployment.objects.all().query.where  # superusers skip the filter
+    )

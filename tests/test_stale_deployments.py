@@ -16,6 +16,7 @@ from django_q.models import OrmQ, Schedule
 from clusters.models import Cluster, Namespace
 from deployments import services
 from deployments.models import Deployment
+from tests.conftest import open_to_teams
 
 pytestmark = pytest.mark.django_db
 Status = Deployment.Status
@@ -26,7 +27,7 @@ def namespace() -> Namespace:
     cluster = Cluster(name="eu", timeout_seconds=60)
     cluster.set_kubeconfig("{}")
     cluster.save()
-    return Namespace.objects.create(cluster=cluster, name="staging")
+    return open_to_teams(Namespace.objects.create(cluster=cluster, name="staging"))
 
 
 @pytest.fixture

@@ -92,10 +92,16 @@ def test_roll_back_returns_to_the_previous_release(logged_in, live_server, alice
         deploy_through_the_page(page, version, staging)
         wait_until(page, "Succeeded")
 
-    page.get_by_role("button", name="Roll back to 1").click()
+    page.get_by_role("link", name="Roll back to 1").click()
+
+    # The diff first; nothing runs until the confirm button.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Roll back hello-world to 1")
+    expect(page.locator(".preview")).to_contain_text("changed")
+    screenshot("roll-back-preview")
+    page.get_by_role("button", name=re.compile("^Deploy 1 to")).click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("hello-world 1 to")
-    expect(page.locator(".messages")).to_contain_text("roll back")
+    expect(page.locator(".messages")).to_contain_text("a redeploy of")
     wait_until(page, "Succeeded")
     expect(page.locator("#log")).to_contain_text("configured")
     screenshot("deployment-rolled-back")
