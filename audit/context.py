@@ -23,7 +23,9 @@ class Door:
 
 @dataclass(frozen=True)
 class Actor:
-    user: object = None  # a User, or None for the system itself (workers, schedules)
+    # A User (possibly the request's lazy one, or anonymous), or None for the system itself
+    # (workers, schedules); audit.services.record keeps only an authenticated one.
+    user: object = None
     door: str = Door.WORKER
     token_name: str = ""
     ip: str | None = None
@@ -74,9 +76,9 @@ class AuditContextMiddleware:
         door = Door.ADMIN if request.path.startswith("/admin/") else Door.WEB
         if request.path.startswith("/api/"):
             door = Door.API
+        # request.user stays lazy: most requests change nothing, and looking the user up here
+        # would put the session query in front of every view (and of its error handling).
         user = getattr(request, "user", None)
-        if user is not None and not user.is_authenticated:
-            user = None
         with acting_as(Actor(user=user, door=door, ip=client_ip(request))):
             return self.get_response(request)
 

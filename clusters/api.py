@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import services as audit
-from clusters.models import Cluster, Namespace
+from clusters.models import Namespace
 from clusters.serializers import (
     ClusterSerializer,
     NamespaceFilterSerializer,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from clusters.models import Cluster, Namespace
 from deployments.models import Deployment
-from tests.conftest import HELLO_TEMPLATE, client_for, make_user, open_to_teams, release_body
+from tests.conftest import HELLO_TEMPLATE, client_for, grant, make_user, open_to_teams, release_body
 
 pytestmark = pytest.mark.django_db
 
@@ -193,7 +193,9 @@ def test_an_automatic_rollback_is_recorded_as_the_system(staging, make_release, 
 
 
 def test_namespace_patch_records_before_and_after(staging):
-    api = client_for(make_user("olga", "view_namespace", "change_namespace"))
+    olga = make_user("olga")
+    grant("admin", staging, user=olga)
+    api = client_for(olga)
 
     response = api.patch(
         f"/api/namespaces/{staging.pk}",
@@ -408,6 +410,7 @@ def test_object_pages_link_to_their_audit_trail(client, alice, staging, make_rel
     auditor = make_user(
         "audrey", "view_auditentry", "view_release", "view_deployment", "view_service"
     )
+    grant("viewer", staging, user=auditor)
     client.force_login(auditor)
 
     detail = client.get(f"/deployments/{deployment.pk}/").content.decode()
