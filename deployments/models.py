@@ -22,10 +22,14 @@ from clusters.models import Namespace, timeout_validators
 from kubernaut.softdelete import AliveManager, SoftDeleteModel, SoftDeleteQuerySet
 from releases.models import Release, Service
 
-# Sent once per deployment, after the transaction that finished it committed, with
-# `deployment` (the row as it is now) and `status`. Whatever follows a failure (a rollback, a
-# notification) connects here rather than to the worker.
+# Sent once per deployment when it ends, with `deployment` (the row as it is now) and `status`;
+# the worker sends it inside the transaction that also records its rollback decision, so a
+# receiver's writes (a notification's deliveries) commit with the status. Whatever follows a
+# failure (a rollback, a notification) connects here rather than to the worker.
 deployment_finished = Signal()
+# Sent once per deployment when a worker starts it (pending -> running; not when another worker
+# resumes it), with `deployment`, inside the transaction of that change.
+deployment_started = Signal()
 
 
 def worker_name() -> str:
@@ -224,6 +228,8 @@ class Deployment(SoftDeleteModel):
             )
             if started:
                 self.log(f"Started by a worker ({worker}); timeout {self.timeout_seconds} s.")
+                # In the transaction: a receiver's writes commit with the status.
+                deployment_started.send(sender=type(self), deployment=self)
             else:
                 before = self._rows().filter(status=self.Status.RUNNING).values("worker").first()
                 if before is None:
