@@ -5,6 +5,7 @@ does not set, so `manage.py` commands run beside `make run` reach the same datab
 """
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "releases",
     "locks",
     "deployments",
+    "notifications",
     "maintenance",
     "sso",
 ]
@@ -226,6 +228,19 @@ if KUBERNAUT_HEARTBEAT_STALE_SECONDS < 3 * KUBERNAUT_HEARTBEAT_SECONDS:
     raise ImproperlyConfigured(
         "KUBERNAUT_HEARTBEAT_STALE_SECONDS must be at least three KUBERNAUT_HEARTBEAT_SECONDS, "
         "or a worker that is merely slow looks dead"
+    )
+
+# Webhooks (docs/notifications.md). Deliveries to loopback, private, link-local and other
+# non-public addresses are refused (checked on the address the host resolves to when sending)
+# unless this is true: a webhook must not become a way to reach services inside the network.
+KUBERNAUT_WEBHOOK_ALLOW_PRIVATE = env_bool("KUBERNAUT_WEBHOOK_ALLOW_PRIVATE", default=False)
+# Where people reach Kubernaut (https://kubernaut.example): notifications link to its pages.
+# Empty: messages carry no links.
+KUBERNAUT_BASE_URL = (env_str("KUBERNAUT_BASE_URL") or "").rstrip("/")
+if KUBERNAUT_BASE_URL and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", KUBERNAUT_BASE_URL):
+    raise ImproperlyConfigured(
+        "KUBERNAUT_BASE_URL must be the address people open Kubernaut at, like "
+        f"https://kubernaut.example, got {KUBERNAUT_BASE_URL!r}"
     )
 
 # How long one rendering of the overview's grid serves everyone (0: render every time).

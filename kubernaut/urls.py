@@ -17,6 +17,7 @@ from deployments.api import (
 from kubernaut import account, health, views
 from kubernaut.api import api_not_found
 from locks.api import LockDetailApi, LockListApi
+from notifications.api import DeliveryListApi, WebhookDetailApi, WebhookListApi
 from releases import views as release_views
 from releases.api import ReleaseDetailApi, ReleaseListApi
 from sso import views as sso_views
@@ -35,6 +36,9 @@ api = [
     path("locks", LockListApi.as_view(), name="lock-list"),
     path("locks/<int:pk>", LockDetailApi.as_view(), name="lock-detail"),
     path("audit", AuditListApi.as_view(), name="audit-list"),
+    path("webhooks", WebhookListApi.as_view(), name="webhook-list"),
+    path("webhooks/<int:pk>", WebhookDetailApi.as_view(), name="webhook-detail"),
+    path("webhooks/<int:pk>/deliveries", DeliveryListApi.as_view(), name="webhook-deliveries"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # [\s\S], not `.`: a path segment may hold an encoded newline, which `.` does not match.
