@@ -176,8 +176,10 @@ def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool)
 
     def cut() -> None:
         timed_out.set()
-        with suppress(OSError):
-            connection.sock.shutdown(socket.SHUT_RDWR)
+        sock = connection.sock  # None once the exchange ended and closed it
+        if sock is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
     watchdog.daemon = True

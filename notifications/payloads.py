@@ -115,9 +115,9 @@ def slack_body(event: str, summary: dict) -> dict:
     else:
         what = f"{service} in {target}" if service else target
         name = "Lock"
-    text = f"{EMOJI.get(event, '')} {what}: {status} ({who})".strip()
+    text = f"{EMOJI.get(event, '')} {_escape(what)}: {_escape(status)} ({_escape(who)})".strip()
     if reason and event != "deployment.succeeded":
-        text += f". {reason}"
+        text += f". {_escape(reason)}"
 
     link = f"<{url}|{_escape(name)}>" if url else _escape(name)
     headline = f"{EMOJI.get(event, '')} {link} {_escape(status)}: {_escape(what)}".strip()

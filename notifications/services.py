@@ -43,21 +43,18 @@ def authorize(user, namespace: Namespace | None, *, token=None, action: str, per
     Superusers and accounts with the Django permission notifications.<perm>_webhook may manage
     any webhook; the admins of a namespace may manage the webhooks filtered to it.
     """
-    write = perm != "view"
-    if user.is_superuser or user.has_perm(f"notifications.{perm}_webhook"):
-        pass
-    elif namespace is None:
-        raise Forbidden(
-            f"{action}: a webhook without a namespace hears about every namespace, so it needs "
-            f"a superuser or the permission notifications.{perm}_webhook. Give the namespace "
-            "(and cluster) of which you are an admin, or ask an administrator."
-        )
-    else:
-        require(user, Role.ADMIN, namespace, token=token, action=action)
+    if not (user.is_superuser or user.has_perm(f"notifications.{perm}_webhook")):
+        if namespace is None:
+            raise Forbidden(
+                f"{action}: a webhook without a namespace hears about every namespace, so it "
+                f"needs a superuser or the permission notifications.{perm}_webhook. Give the "
+                "namespace (and cluster) of which you are an admin, or ask an administrator."
+            )
+        require(user, Role.ADMIN, namespace, token=token, action=action)  # checks the token too
         return
     if token is None:
         return
-    refusal = token.scope_refusal(namespace=namespace, write=write)
+    refusal = token.scope_refusal(namespace=namespace, write=perm != "view")
     if not refusal and namespace is None and token.namespaces.exists():
         refusal = (
             f"The token {token.name or token.key_prefix} is limited to some namespaces; a "

@@ -61,7 +61,8 @@ def full_schema(live_server):
     grant("admin", cluster, user=everything)
     everything.user_permissions.set(
         Permission.objects.filter(
-            content_type__app_label__in=["releases", "deployments", "clusters", "audit"]
+            content_type__app_label__in=["releases", "deployments", "clusters", "audit",
+                                         "notifications"]
         )
     )
     return load(live_server, token_for(everything))

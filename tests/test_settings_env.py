@@ -156,3 +156,26 @@ def test_env_url_refuses_plain_http_over_a_network(monkeypatch, value):
 def test_env_url_unset_is_empty(monkeypatch):
     monkeypatch.delenv("KUBERNAUT_OIDC_ISSUER", raising=False)
     assert env.env_url("KUBERNAUT_OIDC_ISSUER") == ""
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("KUBERNAUT_BASE_URL", "kubernaut.example", "KUBERNAUT_BASE_URL must be the address"),
+        ("KUBERNAUT_WEBHOOK_ALLOW_PRIVATE", "maybe", "KUBERNAUT_WEBHOOK_ALLOW_PRIVATE must be"),
+    ],
+)
+def test_settings_module_refuses_malformed_notification_settings(variable, value, message):
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import kubernaut.settings"],
+        env={**os.environ, "KUBERNAUT_ENV_FILE": "", variable: value},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -136,7 +136,7 @@ def test_slack_gets_text_and_blocks_with_a_link(
     body = request.json
     assert set(body) == {"text", "blocks"}
     assert body["text"] == (
-        ":x: hello-world 1.0.0 to eu/staging: failed (alice). Pods <crash> & burn."
+        ":x: hello-world 1.0.0 to eu/staging: failed (alice). Pods &lt;crash&gt; &amp; burn."
     )
     headline, facts, reason = body["blocks"]
     link = f"https://kubernaut.example/deployments/{deployment.pk}/"
@@ -148,6 +148,37 @@ def test_slack_gets_text_and_blocks_with_a_link(
     ]  # fmt: skip
     # Slack's markup characters are escaped in what people wrote.
     assert reason["elements"][0]["text"] == "Pods &lt;crash&gt; &amp; burn."
+
+
+def test_lock_events_name_the_target_who_and_why(receiver, allow_private, admin_user, place):
+    receiver.secret = None
+    slack = add_webhook(admin_user, receiver.url, kind="slack", events=["lock.created"])
+    receiver_two = Receiver(secret=SECRET).start()
+    try:
+        generic = add_webhook(admin_user, receiver_two.url, events=["lock.created"])
+        summary = {"id": 7, "who": "bob", "reason": "Release freeze", "created_at": timezone.now(),
+                   "url": "https://kubernaut.example/locks/7"}  # fmt: skip
+        services.notify("lock.created", namespace=place, service_name="web", summary=summary)
+        services.deliver(deliveries(slack)[0].pk)
+        services.deliver(deliveries(generic)[0].pk)
+        [signed] = receiver_two.received
+    finally:
+        receiver_two.stop()
+
+    [message] = receiver.received
+    assert message.json["text"] == ":lock: web in eu/staging: locked (bob). Release freeze"
+    headline, facts, reason = message.json["blocks"]
+    assert "<https://kubernaut.example/locks/7|Lock>" in headline["text"]["text"]
+    assert [field["text"] for field in facts["fields"]] == [
+        "*Service*\nweb", "*Target*\neu/staging", "*Who*\nbob", "*Status*\nlocked",
+    ]  # fmt: skip
+    assert signed.signature_valid
+    lock = signed.json["lock"]
+    assert lock | {"created_at": ""} == {
+        "id": 7, "who": "bob", "reason": "Release freeze", "created_at": "",
+        "url": "https://kubernaut.example/locks/7", "cluster": "eu", "namespace": "staging",
+        "service": "web",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -307,3 +307,13 @@ def test_the_delivery_log_pages_newest_first(admin_api, places):
     assert admin_api.get("/api/webhooks/999999/deliveries").status_code == 404
     bad = admin_api.get(f"/api/webhooks/{created['id']}/deliveries?cursor=nonsense")
     assert bad.status_code == 400
+
+
+def test_the_database_refuses_to_remove_a_webhook(admin_api):
+    from django.db import IntegrityError, connection, transaction
+
+    admin_api.post("/api/webhooks", generic(), format="json")
+    refused = pytest.raises(IntegrityError, match="rows of notifications_webhook are never removed")
+    with refused, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM notifications_webhook")
+    assert Webhook.all_objects.count() == 1
