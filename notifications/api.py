@@ -91,6 +91,7 @@ class WebhookListApi(APIView):
             services.authorize(
                 request.user,
                 namespace,
+                service,
                 token=request.auth,
                 action="Adding a webhook",
                 perm="add",
@@ -138,6 +139,7 @@ class WebhookDetailApi(APIView):
             services.authorize(
                 request.user,
                 webhook.namespace,
+                webhook.service,
                 token=request.auth,
                 action="Deleting a webhook",
                 perm="delete",

@@ -49,6 +49,22 @@ def deployment_summary(deployment) -> dict:
     }
 
 
+def lock_summary(lock, user) -> dict:
+    """The lock as webhook bodies describe it; `who` locked or unlocked it. Locks have no page
+    of their own: the link goes to the overview, which shows them."""
+    return {
+        "id": lock.pk,
+        "url": page_url(reverse("home")),
+        "reason": lock.reason,
+        "summary": lock.sentence(),
+        "who": user.get_username() if user is not None else None,
+        "created_by": lock.created_by.get_username(),
+        "created_at": iso_time(lock.created_at),
+        "until": iso_time(lock.until),
+        "deleted_at": iso_time(lock.deleted_at),
+    }
+
+
 def subject(event: str) -> str:
     """The key the generic body puts the object under: "deployment" or "lock"."""
     return event.partition(".")[0]

@@ -2,9 +2,9 @@
 happens (`notify`), and the worker's side: sending one attempt (`deliver`) and the sweep that
 starts retries (`deliver_due`).
 
-Events come from two places: the deployments app's signals (connected in apps.py) and the locks
-app, which calls `notify` itself. Either way the deliveries are rows saved in the transaction of
-the change and sent by a worker once it committed: never inside a request or a transaction.
+Events come from the deployments and locks apps' signals (connected in apps.py), through
+`notify`. The deliveries are rows saved with the change (or right after it) and sent by a worker
+once they committed: never inside a request or a transaction.
 """
 
 import logging
@@ -36,12 +36,22 @@ SWEEP_BATCH = 500
 # --- who may manage webhooks -------------------------------------------------------------------
 
 
-def authorize(user, namespace: Namespace | None, *, token=None, action: str, perm: str) -> None:
+def authorize(
+    user,
+    namespace: Namespace | None,
+    service: Service | None = None,
+    *,
+    token=None,
+    action: str,
+    perm: str,
+) -> None:
     """Raise Forbidden unless the user (and the token, if any) may `perm` ("add", "view",
-    "delete") webhooks filtered to `namespace` (None: every namespace).
+    "delete") webhooks filtered to `namespace` and `service` (None: every one).
 
     Superusers and accounts with the Django permission notifications.<perm>_webhook may manage
-    any webhook; the admins of a namespace may manage the webhooks filtered to it.
+    any webhook; the admins of a namespace may manage the webhooks filtered to it. A token never
+    widens that: one limited to some namespaces (or services) manages only webhooks filtered to
+    one of them.
     """
     if not (user.is_superuser or user.has_perm(f"notifications.{perm}_webhook")):
         if namespace is None:
@@ -50,18 +60,30 @@ def authorize(user, namespace: Namespace | None, *, token=None, action: str, per
                 f"needs a superuser or the permission notifications.{perm}_webhook. Give the "
                 "namespace (and cluster) of which you are an admin, or ask an administrator."
             )
-        require(user, Role.ADMIN, namespace, token=token, action=action)  # checks the token too
-        return
-    if token is None:
-        return
-    refusal = token.scope_refusal(namespace=namespace, write=perm != "view")
-    if not refusal and namespace is None and token.namespaces.exists():
-        refusal = (
-            f"The token {token.name or token.key_prefix} is limited to some namespaces; a "
-            "webhook for every namespace needs a token without that limit."
-        )
+        require(user, Role.ADMIN, namespace, action=action)
+    if token is not None:
+        refusal = token_refusal(token, namespace, service, write=perm != "view")
+        if refusal:
+            raise Forbidden(refusal)
+
+
+def token_refusal(token, namespace: Namespace | None, service: Service | None, *, write) -> str:
+    refusal = token.scope_refusal(
+        namespace=namespace, service=service.name if service else "", write=write
+    )
     if refusal:
-        raise Forbidden(refusal)
+        return refusal
+    if namespace is None and token.scoped_namespace_ids():
+        return (
+            f"The token {token.label} is limited to some namespaces; a webhook for every "
+            "namespace needs a token without that limit, or give one of its namespaces."
+        )
+    if service is None and token.services:
+        return (
+            f"The token {token.label} is limited to some services; a webhook for every service "
+            "needs a token without that limit, or give one of its services."
+        )
+    return ""
 
 
 ADD_NEEDS = (
@@ -92,9 +114,10 @@ def visible_webhooks(user, *, token=None) -> QuerySet:
             Q(namespace_id__in=namespace_ids) | Q(namespace__cluster_id__in=cluster_ids)
         )
     if token is not None:
-        limited_to = list(token.namespaces.values_list("pk", flat=True))
-        if limited_to:
-            webhooks = webhooks.filter(namespace_id__in=limited_to)
+        if token.scoped_namespace_ids():
+            webhooks = webhooks.filter(namespace_id__in=token.scoped_namespace_ids())
+        if token.services:
+            webhooks = webhooks.filter(service__name__in=token.services)
     return webhooks
 
 
@@ -197,12 +220,12 @@ def delete_webhook(webhook: Webhook, *, user) -> bool:
     """Soft-delete the webhook; its attempts still waiting are marked failed. False if it was
     deleted already (by someone else meanwhile)."""
     with transaction.atomic():
-        if not webhook.soft_delete(by=user):
+        # soft_delete records "webhook.deleted" in the audit trail.
+        if not webhook.soft_delete(by=user, message=f"Deleted {webhook}."):
             return False
         Delivery.objects.filter(webhook=webhook, state=State.PENDING).update(
             state=State.FAILED, error=NOT_SENT_DELETED
         )
-        record("webhook.deleted", webhook, changes=audit_fields(webhook))
     return True
 
 
@@ -213,8 +236,9 @@ def notify(event: str, *, namespace: Namespace, service_name: str | None, summar
     """Queue `event` for every webhook that subscribed to it and whose cluster, namespace and
     service filters match; returns how many deliveries were queued.
 
-    The public entry point for other apps (the locks app calls it for "lock.created" and
-    "lock.deleted"; the deployments app's signals come through it too):
+    The one way events become deliveries, public for other apps. The deployments app's signals
+    (deployment_started, deployment_finished) and the locks app's (lock_created, lock_deleted)
+    come through it, connected in apps.py; an app that has no signal may call it directly:
 
     - event: one of notifications.models.Event's values.
     - namespace: the Namespace it happened in (its cluster is read from it).
@@ -226,9 +250,9 @@ def notify(event: str, *, namespace: Namespace, service_name: str | None, summar
       the person acting), `reason` and `url` (an absolute link to a page) when they are there,
       and `version` for deployments.
 
-    Call it inside the transaction that makes the change: the deliveries are saved with it and
-    sent by a worker after it commits (never if it rolls back). It makes no network call and
-    costs one query when no webhook listens.
+    Call it inside the transaction that makes the change (or right after it committed, as the
+    locks app's signals do): the deliveries are saved with it and sent by a worker after it
+    commits (never if it rolls back). It makes no network call.
     """
     if event not in Event.values:
         raise ValueError(f"{event!r} is not an event webhooks know; see notifications.Event.")
@@ -310,6 +334,30 @@ def notify_deployment(event: str, deployment_id: int) -> None:
             )
     except Exception:
         logger.exception("could not queue the %s webhooks of deployment %s", event, deployment_id)
+
+
+def on_lock_created(sender, lock, user, **kwargs) -> None:
+    notify_lock(Event.LOCK_CREATED, lock, user)
+
+
+def on_lock_deleted(sender, lock, user, **kwargs) -> None:
+    notify_lock(Event.LOCK_DELETED, lock, user)
+
+
+def notify_lock(event: str, lock, user) -> None:
+    """Queue the lock's event. The locks app sends its signals after its change committed, in
+    the request: a problem here is logged, never raised, so the answer stays what happened."""
+    try:
+        if not Webhook.objects.filter(events__contains=[event]).exists():
+            return
+        notify(
+            event,
+            namespace=lock.namespace,
+            service_name=lock.service.name if lock.service_id else None,
+            summary=payloads.lock_summary(lock, user),
+        )
+    except Exception:
+        logger.exception("could not queue the %s webhooks of lock %s", event, lock.pk)
 
 
 # --- the worker's side --------------------------------------------------------------------

@@ -61,8 +61,13 @@ def full_schema(live_server):
     grant("admin", cluster, user=everything)
     everything.user_permissions.set(
         Permission.objects.filter(
-            content_type__app_label__in=["releases", "deployments", "clusters", "audit",
-                                         "notifications"]
+            content_type__app_label__in=[
+                "releases",
+                "deployments",
+                "clusters",
+                "audit",
+                "notifications",
+            ]
         )
     )
     return load(live_server, token_for(everything))

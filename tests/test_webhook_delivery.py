@@ -150,35 +150,52 @@ def test_slack_gets_text_and_blocks_with_a_link(
     assert reason["elements"][0]["text"] == "Pods &lt;crash&gt; &amp; burn."
 
 
-def test_lock_events_name_the_target_who_and_why(receiver, allow_private, admin_user, place):
+def test_locking_and_unlocking_reach_the_receivers(
+    receiver, allow_private, admin_user, place, make_release, settings,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    from locks import services as locks
+
+    settings.KUBERNAUT_BASE_URL = "https://kubernaut.example"
     receiver.secret = None
     slack = add_webhook(admin_user, receiver.url, kind="slack", events=["lock.created"])
     receiver_two = Receiver(secret=SECRET).start()
     try:
-        generic = add_webhook(admin_user, receiver_two.url, events=["lock.created"])
-        summary = {"id": 7, "who": "bob", "reason": "Release freeze", "created_at": timezone.now(),
-                   "url": "https://kubernaut.example/locks/7"}  # fmt: skip
-        services.notify("lock.created", namespace=place, service_name="web", summary=summary)
-        services.deliver(deliveries(slack)[0].pk)
-        services.deliver(deliveries(generic)[0].pk)
-        [signed] = receiver_two.received
+        generic = add_webhook(admin_user, receiver_two.url, events=["lock.created", "lock.deleted"])
+        web = make_release(service="web").service
+        with django_capture_on_commit_callbacks(execute=True):
+            lock = locks.create_lock(
+                namespace=place, service=web, reason="Release <freeze>", until=None,
+                user=admin_user,
+            )  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            locks.delete_lock(lock, user=admin_user)
+        assert [d.event for d in deliveries(generic)] == ["lock.created", "lock.deleted"]
+        for delivery in [*deliveries(slack), *deliveries(generic)]:
+            assert services.deliver(delivery.pk) == State.SUCCEEDED
+        created, deleted = receiver_two.received
     finally:
         receiver_two.stop()
 
     [message] = receiver.received
-    assert message.json["text"] == ":lock: web in eu/staging: locked (bob). Release freeze"
+    assert message.json["text"] == (
+        ":lock: web in eu/staging: locked (admin). Release &lt;freeze&gt;"
+    )
     headline, facts, reason = message.json["blocks"]
-    assert "<https://kubernaut.example/locks/7|Lock>" in headline["text"]["text"]
+    assert "<https://kubernaut.example/|Lock>" in headline["text"]["text"]
     assert [field["text"] for field in facts["fields"]] == [
-        "*Service*\nweb", "*Target*\neu/staging", "*Who*\nbob", "*Status*\nlocked",
+        "*Service*\nweb", "*Target*\neu/staging", "*Who*\nadmin", "*Status*\nlocked",
     ]  # fmt: skip
-    assert signed.signature_valid
-    lock = signed.json["lock"]
-    assert lock | {"created_at": ""} == {
-        "id": 7, "who": "bob", "reason": "Release freeze", "created_at": "",
-        "url": "https://kubernaut.example/locks/7", "cluster": "eu", "namespace": "staging",
-        "service": "web",
+    assert created.signature_valid and deleted.signature_valid
+    body = created.json["lock"]
+    assert body | {"created_at": "", "summary": ""} == {
+        "id": lock.pk, "url": "https://kubernaut.example/", "reason": "Release <freeze>",
+        "summary": "", "who": "admin", "created_by": "admin", "created_at": "", "until": None,
+        "deleted_at": None, "cluster": "eu", "namespace": "staging", "service": "web",
     }  # fmt: skip
+    assert body["summary"].startswith("web in eu/staging is locked by admin since ")
+    assert deleted.json["event"] == "lock.deleted"
+    assert deleted.json["lock"]["deleted_at"] is not None
 
 
 @pytest.mark.parametrize(

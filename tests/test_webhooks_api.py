@@ -317,3 +317,24 @@ def test_the_database_refuses_to_remove_a_webhook(admin_api):
     with refused, transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM notifications_webhook")
     assert Webhook.all_objects.count() == 1
+
+
+def test_a_token_limited_to_services_manages_only_their_webhooks(
+    admin_user, admin_api, make_release
+):
+    make_release(service="web")
+    make_release(service="api")
+    _, key = ApiToken.issue(admin_user, name="web-only", services=["web"])
+    limited = APIClient()
+    limited.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    others = admin_api.post("/api/webhooks", generic(service="api"), format="json").json()
+
+    refused = limited.post("/api/webhooks", generic(), format="json")
+    assert refused.status_code == 403
+    assert "limited to some services" in refused.json()["detail"]
+    assert limited.post("/api/webhooks", generic(service="api"), format="json").status_code == 403
+    mine = limited.post("/api/webhooks", generic(service="web"), format="json")
+    assert mine.status_code == 201, mine.json()
+    listed = limited.get("/api/webhooks").json()["results"]
+    assert [w["id"] for w in listed] == [mine.json()["id"]]
+    assert limited.get(f"/api/webhooks/{others['id']}").status_code == 404
