@@ -23,7 +23,7 @@ from tests.conftest import grant, make_user, release_body
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
-EXAMPLES_PER_OPERATION = 15
+EXAMPLES_PER_OPERATION = 8
 
 
 def seed() -> Cluster:
