@@ -64,6 +64,8 @@ def deploy(request, release_id: int):
             Lock.objects.active()
             .filter(Q(service__isnull=True) | Q(service_id=release.service_id))
             .filter(namespace__cluster__deleted_at__isnull=True)
+            # Only where the person may look: a lock's reason is not for everyone.
+            .filter(namespace__in=access.visible_namespaces(request.user))
             .select_related(*lock_services.RELATED)
         ),
     }
