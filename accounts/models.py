@@ -40,11 +40,6 @@ class ApiTokenQuerySet(models.QuerySet):
         caller says why it cannot be used (ApiToken.unusable_because)."""
         return self.select_related("user").filter(key_hash=hash_key(key)).first()
 
-    def find(self, key: str) -> "ApiToken | None":
-        """The usable token for this key, with its user, or None."""
-        token = self.for_key(key)
-        return token if token is not None and not token.unusable_because() else None
-
     def active(self) -> "ApiTokenQuerySet":
         """Neither revoked nor expired."""
         return self.filter(revoked_at__isnull=True).filter(

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from sandbox.testing import wait_for
+
 
 def signature_is_valid(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
     """The check docs/notifications.md shows receivers."""
@@ -96,11 +98,10 @@ class Receiver:
 
     def wait_for(self, condition, seconds: float) -> list[Received]:
         """Poll until `condition(received)` holds; returns what was received by then."""
-        deadline = time.monotonic() + seconds
-        while True:
+
+        def received_if_done() -> tuple[list[Received]] | None:
             with self.lock:
                 seen = list(self.received)
-            if condition(seen):
-                return seen
-            assert time.monotonic() < deadline, f"waited {seconds} s; received: {seen}"
-            time.sleep(0.05)
+            return (seen,) if condition(seen) else None  # a tuple: [] may be what was awaited
+
+        return wait_for(received_if_done, timeout=seconds)[0]
