@@ -18,6 +18,7 @@ from kubernaut.validators import dns_label_validator
 
 DEFAULT_TIMEOUT_SECONDS = 600
 MAX_TIMEOUT_SECONDS = 1800  # below the task timeout (KUBERNAUT_TASK_TIMEOUT)
+MAX_REQUIRED_APPROVALS = 10
 name_validator = dns_label_validator("A name")
 
 
@@ -167,6 +168,30 @@ class Namespace(SoftDeleteModel):
         help_text="When a deployment here fails or times out, deploy again at once the last "
         "release of that service that succeeded here, with the attributes it was deployed with. "
         "A failed rollback does not start another",
+    )
+    # Stages (docs/stages.md): where a release goes after this namespace, whether it needs
+    # approvals before it ships here, and whether it counts for the DORA metrics.
+    next_stage = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="previous_stages",
+        help_text="The namespace a release goes to after this one (Promote), possibly on "
+        "another cluster: staging's next stage is production",
+    )
+    required_approvals = models.PositiveSmallIntegerField(
+        default=0,
+        db_default=0,
+        validators=[MaxValueValidator(MAX_REQUIRED_APPROVALS)],
+        help_text="How many people holding deployer here, other than the requester, must "
+        "approve a deployment before it is queued. 0: none",
+    )
+    production = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Deployments here count for the DORA metrics (frequency, lead time, change "
+        "failure rate, time to restore)",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

@@ -71,6 +71,8 @@ class Deployment(SoftDeleteModel):
     """A release shipped to a namespace of a cluster.
 
     Status transitions, each made by one atomic UPDATE:
+        awaiting_approval -> pending          (enough approvals: approvals/)
+        awaiting_approval -> rejected | expired | cancelled
         pending -> running                    (a worker claims it: `claim`)
         running -> succeeded | failed | timed_out   (`finish`)
         pending -> cancelled                  (`cancel`: it never starts)
@@ -83,14 +85,24 @@ class Deployment(SoftDeleteModel):
     """
 
     class Status(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval", "awaiting approval"
         PENDING = "pending"
         RUNNING = "running"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         TIMED_OUT = "timed_out", "timed out"
         CANCELLED = "cancelled"
+        REJECTED = "rejected"
+        EXPIRED = "expired"
 
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED)
+    FINISHED = (
+        Status.SUCCEEDED,
+        Status.FAILED,
+        Status.TIMED_OUT,
+        Status.CANCELLED,
+        Status.REJECTED,
+        Status.EXPIRED,
+    )
 
     # db_index=False where a partial index below leads with the column already.
     release = models.ForeignKey(
@@ -109,7 +121,7 @@ class Deployment(SoftDeleteModel):
     )
     attributes = models.JSONField(default=dict, help_text="All variables the template saw")
     manifest = models.TextField(help_text="The rendered template that is applied")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(max_length=1000, blank=True)
     timeout_seconds = models.PositiveIntegerField(validators=timeout_validators())
     applied_objects = models.JSONField(default=list, blank=True)
@@ -130,6 +142,14 @@ class Deployment(SoftDeleteModel):
         blank=True,
         related_name="rolled_back_by",
         help_text="The failed deployment this one rolls back automatically",
+    )
+    promoted_from = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="promotions",
+        help_text="The succeeded deployment in the previous stage this one promotes",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
