@@ -127,8 +127,24 @@ class NamespaceForm(forms.ModelForm):
         fields = [
             "cluster", "name", "attributes", "rollback_on_failure", "prune", "pod_security",
             "allow_cluster_scoped", "allowed_kinds", "denied_kinds", "allowed_registries",
+            "next_stage", "required_approvals", "production",
         ]  # fmt: skip
         field_classes = {"attributes": RedisplayableJSONField}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only namespaces in use can come next, and never the namespace itself; loops are
+        # refused by Namespace.clean().
+        stages = Namespace.objects.filter(cluster__deleted_at__isnull=True).select_related(
+            "cluster"
+        )
+        if self.instance.pk is not None:
+            stages = stages.exclude(pk=self.instance.pk)
+        self.fields["next_stage"].queryset = stages
+        self.fields["required_approvals"].required = False  # empty: none, as before the field
+
+    def clean_required_approvals(self) -> int:
+        return self.cleaned_data["required_approvals"] or 0
 
     def clean_attributes(self):
         attributes = self.cleaned_data["attributes"]
@@ -153,7 +169,7 @@ class NamespaceForm(forms.ModelForm):
 class NamespaceAdmin(SoftDeleteAdmin):
     form = NamespaceForm
     list_display = ["name", "cluster", "pod_security", "allow_cluster_scoped",
-                    "rollback_on_failure", "created_at", "deleted_at"]  # fmt: skip
+                    "rollback_on_failure", "next_stage", "created_at", "deleted_at"]  # fmt: skip
     list_filter = [DeletedFilter, "cluster", "pod_security", "rollback_on_failure"]
     fieldsets = [
         (None, {"fields": ["cluster", "name", "attributes"]}),
@@ -173,6 +189,14 @@ class NamespaceAdmin(SoftDeleteAdmin):
                 "fields": ["prune", "rollback_on_failure"],
             },
         ),
+        (
+            "Stages",
+            {
+                "description": "Where a release goes after this namespace (Promote), and what "
+                "a deployment here needs (docs/stages.md).",
+                "fields": ["next_stage", "required_approvals", "production"],
+            },
+        ),
     ]  # fmt: skip
-    list_select_related = ["cluster"]
+    list_select_related = ["cluster", "next_stage__cluster"]
     search_fields = ["name", "cluster__name"]

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import services as audit
-from clusters.models import Namespace
+from clusters.models import Namespace, lock_stage_changes
 from clusters.serializers import (
     ClusterSerializer,
     NamespaceFilterSerializer,
@@ -101,9 +101,11 @@ class NamespaceDetailApi(APIView):
     @extend_schema(
         summary="Change a namespace's settings",
         description="Give only the settings to change. Automatic rollback "
-        "(`rollback_on_failure`, docs/deployments.md) and the deploy policy (docs/policies.md); "
-        "the name, cluster and attributes are changed in the admin. Needs the `admin` role on "
-        "the namespace or its cluster.",
+        "(`rollback_on_failure`, docs/deployments.md), the deploy policy (docs/policies.md) and "
+        "the stages: `next_stage`, `required_approvals`, `production` (docs/stages.md); the "
+        "name, cluster and attributes are changed in the admin. Needs the `admin` role on "
+        "the namespace or its cluster; a next stage must be a namespace you may see, not this "
+        "one, and must not lead back here.",
         request=NamespaceSettingsSerializer,
         responses={
             200: NamespaceSerializer,
@@ -111,6 +113,11 @@ class NamespaceDetailApi(APIView):
                 "Changing a namespace's settings needs the `admin` role on it (or on its "
                 "cluster): `detail` names the namespace and the role you have, or says the "
                 "token is read-only or limited to other namespaces."
+            ),
+            400: error_response(
+                "A setting is unknown or its value invalid: `errors` names it, e.g. a next "
+                "stage you may not see, this namespace itself, or one whose stages lead back "
+                "here (a loop)."
             ),
             404: NOT_VISIBLE,
         },
@@ -131,12 +138,19 @@ class NamespaceDetailApi(APIView):
         given = NamespaceSettingsSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         changes = given.validated_data
+        if changes.get("next_stage") is not None:
+            refuse_unseen_stage(request, changes["next_stage"])
         if changes:
             with transaction.atomic():
+                if changes.get("next_stage") is not None:
+                    lock_stage_changes()
                 # Locked, so that the "before" of the audit entry is what this change replaced.
                 current = Namespace.objects.select_for_update().filter(pk=namespace.pk).first()
                 if current is None:
                     raise exceptions.NotFound("This namespace was deleted meanwhile.")
+                problem = current.next_stage_problem(changes.get("next_stage"))
+                if problem:
+                    raise exceptions.ValidationError({"next_stage": [problem]})
                 before = audit.snapshot(current, fields=list(changes))
                 Namespace.objects.filter(pk=namespace.pk).update(**changes)
                 namespace.refresh_from_db()
@@ -144,6 +158,22 @@ class NamespaceDetailApi(APIView):
                 if before != after:
                     audit.record("namespace.changed", namespace, changes=audit.diff(before, after))
         return Response(NamespaceSerializer(namespace, context={"request": request}).data)
+
+
+def refuse_unseen_stage(request, pk: int) -> None:
+    """400 unless the person may see the namespace they name as next stage: they would promote
+    to it, and the answer must not tell which namespaces exist (as the 404s do not)."""
+    target = alive_namespaces(request).filter(pk=pk).first()
+    if target is None:
+        raise exceptions.ValidationError(
+            {
+                "next_stage": [
+                    f"There is no namespace {pk} that you may see: the next stage must be a "
+                    "namespace in use where you hold a role (viewer or more). GET "
+                    "/api/namespaces lists them."
+                ]
+            }
+        )
 
 
 class NamespaceSettingsSchema(OpenApiSerializerExtension):

@@ -6,8 +6,9 @@ model-less policies library.
 """
 
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -34,6 +35,17 @@ kind_pattern_validator = RegexValidator(policies.KIND_PATTERN, policies.KIND_PAT
 registry_pattern_validator = RegexValidator(
     policies.REGISTRY_PATTERN, policies.REGISTRY_PATTERN_HELP
 )
+
+
+# pg_advisory_xact_lock's one-number key space; the runner's locks use the two-number one.
+STAGE_CHANGES_LOCK = 140_001
+
+
+def lock_stage_changes() -> None:
+    """Make changes of next stages wait for each other until the transaction ends: two changes
+    that each look fine alone (a -> b, b -> a) could otherwise make a loop together."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [STAGE_CHANGES_LOCK])
 
 
 def timeout_validators() -> list:
@@ -208,6 +220,47 @@ class Namespace(SoftDeleteModel):
 
     def __str__(self) -> str:
         return f"{self.cluster.name}/{self.name}"
+
+    def clean(self) -> None:
+        super().clean()
+        # The admin validates and saves in one transaction: the lock holds until its save.
+        if self.next_stage_id is not None and connection.in_atomic_block:
+            lock_stage_changes()
+        problem = self.next_stage_problem(self.next_stage_id)
+        if problem:
+            raise ValidationError({"next_stage": problem})
+
+    def next_stage_problem(self, next_stage_id: int | None) -> str | None:
+        """Why `next_stage_id` cannot be this namespace's next stage, or None if it can: it must
+        be a namespace that is not deleted (on a cluster that is not), not this one, and must not
+        lead back here (stages form chains, never loops)."""
+        if next_stage_id is None:
+            return None
+        target = Namespace.all_objects.select_related("cluster").filter(pk=next_stage_id).first()
+        if target is None:
+            return f"There is no namespace {next_stage_id}: give the id of an existing namespace."
+        if target.is_deleted or target.cluster.is_deleted:
+            return f"{target} was deleted: the next stage must be a namespace in use."
+        if self.pk is not None and target.pk == self.pk:
+            return f"{target} cannot be its own next stage: name the namespace that comes after it."
+        # Walk the chain from the target: it must end without coming back here.
+        seen, step = {target.pk}, target.next_stage_id
+        while step is not None and self.pk is not None:
+            if step == self.pk:
+                return (
+                    f"{target} comes before {self} already (its stages lead back here): "
+                    "choosing it would make a loop. Stages form a chain, like staging -> "
+                    "production."
+                )
+            if step in seen:
+                break  # an older loop further on, not through here: not this change's doing
+            seen.add(step)
+            step = (
+                Namespace.all_objects.filter(pk=step)
+                .values_list("next_stage_id", flat=True)
+                .first()
+            )
+        return None
 
     @property
     def policy(self) -> policies.Policy:

@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clusters.models import (
+    MAX_REQUIRED_APPROVALS,
     Cluster,
     Namespace,
     kind_pattern_validator,
@@ -33,8 +34,10 @@ class NamespaceSerializer(serializers.ModelSerializer):
         fields = [
             "id", "url", "cluster", "name", "attributes", "rollback_on_failure", "pod_security",
             "allow_cluster_scoped", "allowed_kinds", "denied_kinds", "allowed_registries",
-            "created_at",
+            "next_stage", "required_approvals", "production", "created_at",
         ]  # fmt: skip
+        extra_kwargs = {"next_stage": {"help_text": "The id of the namespace a release goes to "
+                                       "after this one (Promote); null: none"}}  # fmt: skip
 
     def get_url(self, namespace) -> str:
         return f"{api_base_url(self.context)}namespaces/{namespace.pk}"
@@ -48,6 +51,15 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             raise serializers.ValidationError("Give true or false.")
         return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An IntegerField that refuses text and booleans: "3" or true are a script's mistake."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class StrictCharField(serializers.CharField):
@@ -86,6 +98,26 @@ class NamespaceSettingsSerializer(serializers.Serializer):
     allowed_kinds = patterns(kind_pattern_validator, "allowed_kinds")
     denied_kinds = patterns(kind_pattern_validator, "denied_kinds")
     allowed_registries = patterns(registry_pattern_validator, "allowed_registries")
+    next_stage = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="The id of the namespace a release goes to after this one (Promote), possibly "
+        "on another cluster; null for none. You need a role on it too, and stages may not loop",
+    )
+    required_approvals = StrictIntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_REQUIRED_APPROVALS,
+        help_text=Namespace._meta.get_field("required_approvals").help_text,
+        error_messages={
+            "max_value": f"At most {MAX_REQUIRED_APPROVALS} approvals may be required.",
+            "min_value": "Give 0 (no approvals) or more.",
+        },
+    )
+    production = StrictBooleanField(
+        required=False, help_text=Namespace._meta.get_field("production").help_text
+    )
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):

@@ -91,7 +91,8 @@ def test_namespaces_list_with_settings_and_filters(operator_api, places):
         "id": 0, "url": f"http://testserver/api/namespaces/{places['eu/production'].pk}",
         "cluster": "eu", "name": "production", "attributes": {"replicas": "3"},
         "rollback_on_failure": False, "pod_security": "baseline", "allow_cluster_scoped": False,
-        "allowed_kinds": [], "denied_kinds": [], "allowed_registries": [], "created_at": "",
+        "allowed_kinds": [], "denied_kinds": [], "allowed_registries": [], "next_stage": None,
+        "required_approvals": 0, "production": False, "created_at": "",
     }  # fmt: skip
 
 
