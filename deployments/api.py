@@ -1,4 +1,4 @@
-"""The deployments API: ask for a deployment, follow it, cancel it, redeploy it."""
+"""The deployments API: ask for a deployment, follow it, cancel it, redeploy or promote it."""
 
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -19,6 +19,7 @@ from deployments.serializers import (
     LogFilterSerializer,
     LogPageSerializer,
     ManifestErrorSerializer,
+    PromoteInputSerializer,
     RedeployInputSerializer,
     deployment_rows,
 )
@@ -236,6 +237,51 @@ class RedeployApi(APIView):
                 token=request.auth,
                 override_lock=given.validated_data.get("override_lock", ""),
             )
+        except locks.Locked as error:
+            raise locked(request, error) from None
+        except services.PolicyViolated as error:
+            raise refused(error) from None
+        except TemplateProblem as problem:
+            raise exceptions.ValidationError({"manifest": [str(problem)]}) from None
+        return accepted(request, deployment)
+
+
+class PromoteApi(APIView):
+    @extend_schema(
+        summary="Deploy the same release to the next stage",
+        description="Promotes a succeeded deployment: the very same release, with the same "
+        "override attributes (`requested_attributes`), is deployed to the next stage of its "
+        "namespace (`next_stage`, e.g. staging -> production; docs/stages.md). The new "
+        "deployment's `promoted_from` names this one. Deploying there needs the same role as "
+        "any deployment there, and a lock there holds it as any other.",
+        request=PromoteInputSerializer,
+        responses={
+            202: DeploymentDetailSerializer,
+            400: MANIFEST_REFUSED,
+            403: FORBIDDEN,
+            404: NOT_VISIBLE,
+            409: error_response(
+                "The deployment did not succeed, its namespace has no next stage (an admin of "
+                "it sets `next_stage`), or its release was deleted: `detail` says which. "
+                "Nothing is queued."
+            ),
+            423: TARGET_LOCKED,
+        },
+    )
+    def post(self, request, pk: int):
+        original = visible_or_404(request, Deployment.objects.select_related(*RELATED), pk)
+        given = PromoteInputSerializer(data=request.data if isinstance(request.data, dict) else {})
+        given.is_valid(raise_exception=True)
+        try:
+            deployment = services.promote(
+                original,
+                user=request.user,
+                token=request.auth,
+                override_lock=given.validated_data.get("override_lock", ""),
+                timeout_seconds=given.validated_data.get("timeout_seconds"),
+            )
+        except services.NotPromotable as error:
+            raise Conflict(str(error)) from None
         except locks.Locked as error:
             raise locked(request, error) from None
         except services.PolicyViolated as error:

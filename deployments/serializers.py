@@ -67,6 +67,16 @@ class RedeployInputSerializer(serializers.Serializer):
     override_lock = override_lock_field()
 
 
+class PromoteInputSerializer(serializers.Serializer):
+    timeout_seconds = serializers.IntegerField(
+        required=False,
+        min_value=10,
+        max_value=MAX_TIMEOUT_SECONDS,
+        help_text="How long the rollout may take; default: the next stage's cluster's timeout",
+    )
+    override_lock = override_lock_field()
+
+
 class ViolationSerializer(serializers.Serializer):
     object = serializers.CharField(help_text="kubectl's name for it, e.g. deployment.apps/web")
     field = serializers.CharField(
@@ -116,8 +126,10 @@ class DeploymentSerializer(serializers.ModelSerializer):
         fields = [
             "id", "url", "release", "service", "version", "cluster", "namespace", "status",
             "reason", "created_by", "created_at", "started_at", "finished_at", "timeout_seconds",
-            "redeploy_of", "rollback_of", "rolled_back_by",
+            "redeploy_of", "rollback_of", "rolled_back_by", "promoted_from",
         ]  # fmt: skip
+        extra_kwargs = {"promoted_from": {"help_text": "The succeeded deployment of the "
+                                          "previous stage this one promotes, if any"}}  # fmt: skip
 
     def get_url(self, deployment) -> str:
         return f"{api_base_url(self.context)}deployments/{deployment.pk}"
@@ -134,6 +146,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
 DEPLOYMENT_ROW_VALUES = (
     "id", "release_id", "status", "reason", "created_at", "started_at", "finished_at",
     "timeout_seconds", "redeploy_of_id", "namespace_id", "created_by_id", "rollback_of_id",
+    "promoted_from_id",
 )  # fmt: skip
 DEPLOYMENT_ROW_ANNOTATIONS = {
     "service_name": F("service__name"),
@@ -174,6 +187,7 @@ def deployment_rows(rows: list[dict], base_url: str) -> list[dict]:
             "redeploy_of": row["redeploy_of_id"],
             "rollback_of": row["rollback_of_id"],
             "rolled_back_by": row["rolled_back_by_id"],
+            "promoted_from": row["promoted_from_id"],
         }
         for row in rows
     ]

@@ -28,6 +28,11 @@ class NotFound(Exception):
     """Something the request names does not exist (or was deleted)."""
 
 
+class NotPromotable(Exception):
+    """The deployment cannot be promoted (it did not succeed, or its namespace has no next stage
+    in use); the message says why and what to do."""
+
+
 class PolicyViolated(TemplateProblem):
     """The namespace's deploy policy refuses the rendered manifest; `violations` says how.
 
@@ -118,6 +123,7 @@ def create_deployment(
     automatic: bool = False,
     override_lock: str = "",
     rollback_of: Deployment | None = None,
+    promoted_from: Deployment | None = None,
 ) -> Deployment:
     """Check the user (and their API token, if any) may deploy the release there; render and
     validate it for the namespace, save the deployment, queue it.
@@ -131,6 +137,9 @@ def create_deployment(
     A locked target (locks/) raises locks.Locked, automatic deployments included, unless
     `override_lock` gives a reason and the user is an admin of the namespace (else Forbidden);
     the override is then audited and said in the deployment's log.
+
+    `promoted_from` names the succeeded deployment of the previous stage this one promotes
+    (`promote`).
 
     Recorded in the audit trail as "deployment.created" (by the system for automatic ones).
     """
@@ -155,6 +164,7 @@ def create_deployment(
             created_by=user,
             redeploy_of=redeploy_of,
             rollback_of=rollback_of,
+            promoted_from=promoted_from,
         )
         # Rendered inside the transaction so that {{ deployment_id }} is the real id; a problem
         # rolls the row back.
@@ -168,7 +178,12 @@ def create_deployment(
         LogEntry.objects.create(
             deployment=deployment,
             message=f"{user} asked to deploy {release} to {namespace}"
-            + (f" (redeploy of #{redeploy_of.pk})" if redeploy_of else ""),
+            + (f" (redeploy of #{redeploy_of.pk})" if redeploy_of else "")
+            + (
+                f" (promotion of #{promoted_from.pk} from {promoted_from.namespace})"
+                if promoted_from
+                else ""
+            ),
         )
         if overridden is not None:
             reason = override_lock.strip()
@@ -197,6 +212,8 @@ def record_created(deployment: Deployment, *, user, automatic: bool) -> None:
         summary["redeploy_of"] = deployment.redeploy_of_id
     if deployment.rollback_of_id:
         summary["rollback_of"] = deployment.rollback_of_id
+    if deployment.promoted_from_id:
+        summary["promoted_from"] = deployment.promoted_from_id
     if not automatic:
         audit.record("deployment.created", deployment, actor=user, changes=summary)
         return
@@ -238,6 +255,64 @@ def redeploy(
         redeploy_of=deployment,
         token=token,
         override_lock=override_lock,
+    )
+
+
+def next_stage_of(deployment: Deployment) -> Namespace:
+    """Where promoting the deployment goes: its namespace's next stage, if that namespace and its
+    cluster are in use. Raises NotPromotable, saying why, when the deployment did not succeed or
+    there is no such next stage."""
+    if deployment.status != Deployment.Status.SUCCEEDED:
+        status = deployment.get_status_display().lower()
+        raise NotPromotable(
+            f"Deployment #{deployment.pk} has status {status}: only a succeeded deployment can "
+            "be promoted to the next stage."
+        )
+    namespace = deployment.namespace
+    stage = (
+        Namespace.objects.select_related("cluster")
+        .filter(pk=namespace.next_stage_id, cluster__deleted_at__isnull=True)
+        .first()
+        if namespace.next_stage_id
+        else None
+    )
+    if stage is None:
+        raise NotPromotable(
+            f"Namespace {namespace} has no next stage"
+            + (" in use (it was deleted)" if namespace.next_stage_id else "")
+            + "; an admin of it sets one (`next_stage`, PATCH /api/namespaces/"
+            f"{namespace.pk} or the admin) to promote from there."
+        )
+    return stage
+
+
+def promote(
+    deployment: Deployment,
+    *,
+    user,
+    token=None,
+    override_lock: str = "",
+    timeout_seconds: int | None = None,
+) -> Deployment:
+    """Deploy the very release of a succeeded deployment, with the same requested attributes, to
+    its namespace's next stage (staging -> production). Raises NotPromotable (nothing is saved)
+    when it did not succeed, its release was deleted, or there is no next stage; otherwise
+    whatever create_deployment raises (Forbidden, Locked, a template problem)."""
+    stage = next_stage_of(deployment)
+    release = Release.all_objects.select_related("service").get(pk=deployment.release_id)
+    if release.is_deleted:
+        raise NotPromotable(
+            f"Release {release} was deleted: register it again to deploy it to {stage}."
+        )
+    return create_deployment(
+        release=release,
+        namespace=stage,
+        attributes=deployment.requested_attributes,
+        user=user,
+        timeout_seconds=timeout_seconds,
+        token=token,
+        override_lock=override_lock,
+        promoted_from=deployment,
     )
 
 

@@ -12,6 +12,7 @@ from deployments.api import (
     DeploymentDetailApi,
     DeploymentListApi,
     DeploymentLogApi,
+    PromoteApi,
     RedeployApi,
 )
 from kubernaut import account, health, views
@@ -30,6 +31,7 @@ api = [
     path("deployments/<int:pk>/log", DeploymentLogApi.as_view(), name="deployment-log"),
     path("deployments/<int:pk>/redeploy", RedeployApi.as_view(), name="deployment-redeploy"),
     path("deployments/<int:pk>/cancel", CancelApi.as_view(), name="deployment-cancel"),
+    path("deployments/<int:pk>/promote", PromoteApi.as_view(), name="deployment-promote"),
     path("clusters", ClusterListApi.as_view(), name="cluster-list"),
     path("namespaces", NamespaceListApi.as_view(), name="namespace-list"),
     path("namespaces/<int:pk>", NamespaceDetailApi.as_view(), name="namespace-detail"),
@@ -65,6 +67,7 @@ urlpatterns = [
     path("deployments/<int:pk>/redeploy", deployment_views.redeploy, name="redeploy"),
     path("deployments/<int:pk>/rollback", deployment_views.rollback, name="rollback"),
     path("deployments/<int:pk>/cancel", deployment_views.cancel, name="cancel"),
+    path("deployments/<int:pk>/promote", deployment_views.promote, name="promote"),
     path("account/tokens/", account.tokens, name="tokens"),
     path("account/tokens/<int:pk>/revoke", account.revoke, name="token-revoke"),
     path("audit/", audit_views.audit_list, name="audit"),
