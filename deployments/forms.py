@@ -54,7 +54,8 @@ def attributes_text(attributes: dict[str, str]) -> str:
 class DeployForm(forms.Form):
     """Where and how to deploy one release; only namespaces where the user may deploy its
     service are offered. `redeploy_of` (hidden) marks a redeploy or roll back of an earlier
-    deployment of the same release to the same namespace."""
+    deployment of the same release to the same namespace; `promoted_from` (hidden) a promotion
+    of a succeeded deployment of the same release to its namespace's next stage."""
 
     namespace = NamespaceChoiceField(
         label="Cluster / namespace",
@@ -88,6 +89,7 @@ class DeployForm(forms.Form):
         "and the deployment's log.",
     )
     redeploy_of = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    promoted_from = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, user, release: Release, **kwargs):
         super().__init__(*args, **kwargs)
@@ -111,15 +113,47 @@ class DeployForm(forms.Form):
             )
         return original
 
+    def clean_promoted_from(self) -> Deployment | None:
+        pk = self.cleaned_data["promoted_from"]
+        if pk is None:
+            return None
+        original = (
+            Deployment.objects.filter(pk=pk, release=self.release)
+            .select_related("namespace__cluster", "namespace__next_stage__cluster")
+            .first()
+        )
+        if original is None or not access.may_view(self.user, original.namespace):
+            raise forms.ValidationError(
+                f"Deployment #{pk} is not a deployment of this release that you may see: deploy "
+                "without it, or start again from the deployment's page."
+            )
+        if original.status != Deployment.Status.SUCCEEDED or not original.namespace.next_stage_id:
+            raise forms.ValidationError(
+                f"Deployment #{pk} cannot be promoted: only a succeeded deployment in a "
+                "namespace with a next stage can. Deploy without it, or start again from the "
+                "deployment's page."
+            )
+        return original
+
     def clean(self) -> dict:
         given = super().clean()
         original, namespace = given.get("redeploy_of"), given.get("namespace")
+        promoted = given.get("promoted_from")
         if original and namespace and original.namespace_id != namespace.pk:
             self.add_error(
                 "namespace",
                 f"A redeploy of #{original.pk} goes to {original.namespace} again; to deploy "
                 "elsewhere, open the deploy page from the release.",
             )
+        if promoted and namespace and promoted.namespace.next_stage_id != namespace.pk:
+            self.add_error(
+                "namespace",
+                f"A promotion of #{promoted.pk} goes to the next stage of "
+                f"{promoted.namespace}, {promoted.namespace.next_stage}; to deploy elsewhere, "
+                "open the deploy page from the release.",
+            )
+        if original and promoted:
+            raise forms.ValidationError("A deployment is a redeploy or a promotion, not both.")
         return given
 
     def clean_attributes(self) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Pages to deploy a release, follow a deployment, cancel, redeploy or roll it back, list them."""
+"""Pages to deploy a release, follow a deployment, cancel, redeploy, roll back or promote it, list
+them."""
 
 from urllib.parse import urlencode
 
@@ -37,6 +38,10 @@ def deploy(request, release_id: int):
     with that deployment's namespace, attributes and timeout, and its preview at once; the
     deployment made on confirm records what it redeploys.
 
+    GET with `promoted_from` (from Promote on a succeeded deployment's page): the same, filled
+    for the next stage of that deployment's namespace with its attributes (the timeout is the
+    next stage's cluster's); the deployment made on confirm records what it promotes.
+
     The locks that hold this service are listed up front; once a namespace is chosen, its lock
     is shown in place of the deploy button (with an "override with a reason" field for admins
     there). A deploy refused by a lock answers the page with the lock's sentence and status
@@ -45,10 +50,13 @@ def deploy(request, release_id: int):
     release = get_object_or_404(
         Release.objects.select_related("service__team", "created_by"), pk=release_id
     )
-    original = None
+    original = promoted = None
     if request.method == "GET" and request.GET.get("redeploy_of", "").isdigit():
         original = redeploy_original(request, release, int(request.GET["redeploy_of"]))
         form = DeployForm(redeploy_data(original), user=request.user, release=release)
+    elif request.method == "GET" and request.GET.get("promoted_from", "").isdigit():
+        promoted, stage = promotion_original(request, release, int(request.GET["promoted_from"]))
+        form = DeployForm(promotion_data(promoted, stage), user=request.user, release=release)
     else:
         initial = (
             {"namespace": request.GET.get("namespace")} if request.GET.get("namespace") else {}
@@ -74,6 +82,7 @@ def deploy(request, release_id: int):
         given = form.cleaned_data
         namespace = given["namespace"]
         context["original"] = given["redeploy_of"]
+        context["promoted"] = given["promoted_from"]
         context["lock"] = next(
             (lock for lock in context["locks"] if lock.namespace_id == namespace.pk), None
         )
@@ -91,6 +100,7 @@ def deploy(request, release_id: int):
                     timeout_seconds=given["timeout_seconds"],
                     override_lock=given["override_lock"],
                     redeploy_of=given["redeploy_of"],
+                    promoted_from=given["promoted_from"],
                 )
             except TemplateProblem as problem:
                 result.problem = str(problem)
@@ -102,11 +112,16 @@ def deploy(request, release_id: int):
             else:
                 again = (
                     f" (a redeploy of #{given['redeploy_of'].pk})" if given["redeploy_of"] else ""
+                ) + (
+                    f" (a promotion of #{given['promoted_from'].pk})"
+                    if given["promoted_from"]
+                    else ""
                 )
                 messages.success(request, f"Deployment #{deployment.pk} is queued{again}.")
                 return redirect("deployment", pk=deployment.pk)
-    elif original is not None:
-        context["original"] = original  # the form says why it cannot be used as it is
+    elif original is not None or promoted is not None:
+        # The form says why it cannot be used as it is.
+        context["original"], context["promoted"] = original, promoted
     return render(request, "deployments/deploy.html", context, status=status)
 
 
@@ -130,6 +145,32 @@ def redeploy_data(original: Deployment) -> dict:
         "attributes": attributes_text(original.requested_attributes),
         "timeout_seconds": original.timeout_seconds,
         "redeploy_of": original.pk,
+    }
+
+
+def promotion_original(request, release: Release, pk: int) -> tuple[Deployment, Namespace]:
+    """The deployment to promote and its next stage: one of this release the person sees (404
+    otherwise), that can be promoted (else 404 with the reason), to a stage where they may
+    deploy (403 naming the role otherwise)."""
+    original = visible_or_404(request, pk)
+    if original.release_id != release.pk:
+        raise Http404("That deployment is not of this release.")
+    try:
+        stage = services.next_stage_of(original)
+        access.require_deploy(request.user, release.service, stage)
+    except services.NotPromotable as refusal:
+        raise Http404(str(refusal)) from None
+    except access.Forbidden as refusal:
+        raise PermissionDenied(str(refusal)) from None
+    return original, stage
+
+
+def promotion_data(original: Deployment, stage: Namespace) -> dict:
+    """The deploy form for promoting the original deployment, ready to preview."""
+    return {
+        "namespace": stage.pk,
+        "attributes": attributes_text(original.requested_attributes),
+        "promoted_from": original.pk,
     }
 
 
@@ -186,8 +227,22 @@ def deployment_detail(request, pk: int):
         "rollback_to": services.previous_success(deployment) if can_deploy else None,
         "can_deploy": can_deploy,
         "can_cancel": roles.has(Role.DEPLOYER, namespace),
+        "promote_to": promotable_to(request, deployment),
     }
     return render(request, "deployments/detail.html", context)
+
+
+def promotable_to(request, deployment: Deployment) -> Namespace | None:
+    """The next stage the person may promote the deployment to, if any: the Promote button."""
+    if deployment.status != Deployment.Status.SUCCEEDED or not deployment.namespace.next_stage_id:
+        return None
+    try:
+        stage = services.next_stage_of(deployment)
+    except services.NotPromotable:
+        return None
+    if deployment.release.is_deleted:
+        return None
+    return stage if access.roles_of(request.user).may_deploy(deployment.service, stage) else None
 
 
 @login_required
@@ -238,6 +293,30 @@ def rollback(request, pk: int):
         )
         return redirect("deployment", pk=deployment.pk)
     return to_preview(request, target, rollback=True)
+
+
+@require_POST
+@login_required
+def promote(request, pk: int):
+    """Promote leads to the deploy page's diff for the next stage, as Redeploy does; it says why
+    on the deployment's page when it cannot be promoted."""
+    deployment = visible_or_404(request, pk)
+    try:
+        stage = services.next_stage_of(deployment)
+    except services.NotPromotable as refusal:
+        messages.error(request, str(refusal))
+        return redirect("deployment", pk=pk)
+    if deployment.release.is_deleted:
+        messages.error(
+            request, f"Release {deployment.release} was deleted: register it again to promote it."
+        )
+        return redirect("deployment", pk=pk)
+    try:
+        access.require_deploy(request.user, deployment.service, stage)
+    except access.Forbidden as refusal:
+        raise PermissionDenied(str(refusal)) from None
+    url = reverse("deploy", args=[deployment.release_id])
+    return redirect(f"{url}?{urlencode({'promoted_from': deployment.pk})}")
 
 
 @require_POST
