@@ -20,6 +20,7 @@ def run(args: argparse.Namespace, client: Client) -> int:
         "deployments": list_deployments,
         "show": show,
         "cancel": cancel,
+        "promote": promote,
         "lock": lock,
         "unlock": unlock,
         "locks": list_locks,
@@ -63,14 +64,28 @@ def deploy(args: argparse.Namespace, client: Client) -> int:
         "namespace": args.namespace,
         "attributes": attributes_of(args),
     }
+    return asked(args, client, client.post("/api/deployments", with_options(args, body)))
+
+
+def promote(args: argparse.Namespace, client: Client) -> int:
+    deployment = client.post(f"/api/deployments/{args.id}/promote", with_options(args, {}))
+    return asked(args, client, deployment, f" (a promotion of #{args.id})")
+
+
+def with_options(args: argparse.Namespace, body: dict) -> dict:
+    """The body with --timeout and --override-lock, when given."""
     if args.timeout:
         body["timeout_seconds"] = args.timeout
     if args.override_lock:
         body["override_lock"] = args.override_lock
-    deployment = client.post("/api/deployments", body)
+    return body
+
+
+def asked(args: argparse.Namespace, client: Client, deployment: dict, what: str = "") -> int:
+    """Say which deployment was asked for, and follow it with --wait."""
     print(
         f"Deployment #{deployment['id']} of {deployment['service']} {deployment['version']} to "
-        f"{deployment['cluster']}/{deployment['namespace']}: {deployment['status']} "
+        f"{deployment['cluster']}/{deployment['namespace']}{what}: {deployment['status']} "
         f"({deployment['url']})",
         flush=True,
     )

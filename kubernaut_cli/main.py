@@ -5,6 +5,7 @@
         -a image=registry.example/hello-world:1.0.1 -a replicas=2
     kubernaut deploy --service hello-world --version 1.0.1 --cluster prod --namespace web --wait
     kubernaut cancel 42
+    kubernaut promote 42 --wait
     kubernaut lock prod/web --reason "release freeze" --for 2h
     kubernaut unlock prod/web
 
@@ -127,6 +128,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--override-lock", metavar="REASON", default="",
         help="deploy even though the target is locked, for this reason (admins of the "
         "namespace only; recorded)",
+    )  # fmt: skip
+
+    promote = command(
+        "promote",
+        "deploy the release of a succeeded deployment, with the same attributes, to the next "
+        "stage of its namespace (staging -> production)",
+    )
+    promote.add_argument("id", type=int, metavar="ID", help="the succeeded deployment")
+    promote.add_argument(
+        "--wait", action="store_true", help="follow the log until the new deployment ends"
+    )
+    promote.add_argument(
+        "--timeout", type=timeout, metavar="SECONDS",
+        help="how long the rollout may take (10-1800; default: the next stage's cluster's); "
+        "with --wait, also how long to wait",
+    )  # fmt: skip
+    promote.add_argument(
+        "--override-lock", metavar="REASON", default="",
+        help="deploy even though the next stage is locked, for this reason (admins there "
+        "only; recorded)",
     )  # fmt: skip
 
     lock = command("lock", "lock a namespace (or one service in it) against deployments")
