@@ -83,6 +83,10 @@ class Cell:
     newest: Deployment | None
     running: Deployment | None  # the newest successful one
     lock: Lock | None = None  # a lock of this service in this namespace
+    # The next stage, when what runs here is a newer release than what runs there (or nothing
+    # runs there yet), and what runs there.
+    ahead_of: Namespace | None = None
+    next_running: Deployment | None = None
 
     @property
     def still_running(self) -> Deployment | None:
@@ -168,13 +172,25 @@ def overview_grid(query: str, visible: QuerySet) -> dict:
     for namespace in namespaces:
         namespace.lock = namespace_locks.get(namespace.pk)
 
+    namespaces = in_stage_order(namespaces)
+    by_id = {namespace.pk: namespace for namespace in namespaces}
+
     def cell(service: Service, namespace: Namespace) -> Cell | None:
         key = (service.pk, namespace.pk)
         if key not in newest and key not in service_locks:
             return None
-        return Cell(newest.get(key), running.get(key), service_locks.get(key))
+        found = Cell(newest.get(key), running.get(key), service_locks.get(key))
+        # Only against a next stage the person sees: the grid never tells what runs elsewhere.
+        stage = by_id.get(namespace.next_stage_id)
+        if found.running and stage is not None and stage.pk != namespace.pk:
+            there = running.get((service.pk, stage.pk))
+            if there is None or found.running.release.pk > there.release.pk:
+                found.ahead_of, found.next_running = stage, there
+        return found
 
     rows = [(service, [cell(service, ns) for ns in namespaces]) for service in services]
+    for namespace in namespaces:
+        namespace.next_shown = by_id.get(namespace.next_stage_id)
     return {
         "query": query,
         "namespaces": namespaces,
@@ -182,3 +198,37 @@ def overview_grid(query: str, visible: QuerySet) -> dict:
         "truncated": truncated,
         "no_role": no_role,
     }
+
+
+def in_stage_order(namespaces: list[Namespace]) -> list[Namespace]:
+    """The namespaces with each stage chain left to right (staging before production), chains
+    where their first namespace stood, the namespaces in no chain after them in their order.
+
+    Only stages among the given namespaces count. Where stages merge (two stagings before one
+    production), each comes before its next stage: the farther from the last stage, the more to
+    the left. Loops are refused when stages are set; should one exist, it still ends.
+    """
+    position = {namespace.pk: index for index, namespace in enumerate(namespaces)}
+    following = {n.pk: n.next_stage_id for n in namespaces
+                 if n.next_stage_id in position and n.next_stage_id != n.pk}  # fmt: skip
+    in_chain = set(following) | set(following.values())
+
+    def last_stage_and_steps(pk: int) -> tuple[int, int]:
+        seen, steps = {pk}, 0
+        while following.get(pk) is not None and following[pk] not in seen:
+            pk = following[pk]
+            seen.add(pk)
+            steps += 1
+        return pk, steps
+
+    chains: dict[int, list[tuple[int, int]]] = {}  # last stage -> (-steps, position) per member
+    for namespace in namespaces:
+        if namespace.pk in in_chain:
+            last, steps = last_stage_and_steps(namespace.pk)
+            chains.setdefault(last, []).append((-steps, position[namespace.pk]))
+    ordered = [
+        namespaces[index]
+        for members in sorted(chains.values(), key=lambda members: min(p for _, p in members))
+        for _, index in sorted(members)
+    ]
+    return ordered + [namespace for namespace in namespaces if namespace.pk not in in_chain]
