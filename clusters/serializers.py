@@ -102,6 +102,8 @@ class NamespaceSettingsSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         min_value=1,
+        max_value=2**63 - 1,  # an id: PostgreSQL's bigint
+        error_messages={"max_value": "Give the id of a namespace (GET /api/namespaces)."},
         help_text="The id of the namespace a release goes to after this one (Promote), possibly "
         "on another cluster; null for none. You need a role on it too, and stages may not loop",
     )

@@ -110,6 +110,7 @@ def test_setting_a_next_stage_on_another_cluster(admin_api, stages):
         ("1", "A valid integer is required."),
         (True, "A valid integer is required."),
         (0, "Ensure this value is greater than or equal to 1."),
+        (2**64, "Give the id of a namespace (GET /api/namespaces)."),
     ],
 )  # fmt: skip
 def test_bad_next_stage_is_a_400_naming_why(admin_api, stages, value, message):
