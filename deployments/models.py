@@ -215,6 +215,12 @@ class Deployment(SoftDeleteModel):
                 name="deployment_unfinished",
                 condition=Q(status__in=["pending", "running"]),
             ),
+            # The scheduled expiry (approvals/) asks for the oldest waiting ones.
+            models.Index(
+                fields=["created_at"],
+                name="deployment_awaiting_approval",
+                condition=Q(status="awaiting_approval"),
+            ),
         ]
 
     def __str__(self) -> str:

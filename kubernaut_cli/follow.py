@@ -84,7 +84,8 @@ def until_finished(
             )
             return EXIT_TIMED_OUT
         # Approvers take minutes or hours: no need to ask twice a second meanwhile.
-        time.sleep(max(poll, APPROVAL_POLL_SECONDS) if page["status"] == AWAITING_APPROVAL else poll)
+        waiting = page["status"] == AWAITING_APPROVAL
+        time.sleep(max(poll, APPROVAL_POLL_SECONDS) if waiting else poll)
 
 
 def outcome(
