@@ -127,6 +127,7 @@ class NamespaceForm(forms.ModelForm):
         fields = [
             "cluster", "name", "attributes", "rollback_on_failure", "prune", "pod_security",
             "allow_cluster_scoped", "allowed_kinds", "denied_kinds", "allowed_registries",
+            "required_approvals",
         ]  # fmt: skip
         field_classes = {"attributes": RedisplayableJSONField}
 
@@ -170,7 +171,7 @@ class NamespaceAdmin(SoftDeleteAdmin):
             "Deployments",
             {
                 "description": "What a deployment here does besides applying its manifest.",
-                "fields": ["prune", "rollback_on_failure"],
+                "fields": ["prune", "rollback_on_failure", "required_approvals"],
             },
         ),
     ]  # fmt: skip
