@@ -1,9 +1,9 @@
 """Deployments of releases to namespaces of clusters, with their logs.
 
 The deployment's state transitions live here, each one atomic UPDATE (with its log line in the
-same transaction where there is one): claim, beat, finish, cancel. deployments/runner.py only
-orchestrates them; deployments/services.py's scheduled check uses them for deployments whose
-worker stopped.
+same transaction where there is one): release_for_run (approved), claim, beat, finish, cancel.
+deployments/runner.py only orchestrates them; deployments/services.py's scheduled check uses them
+for deployments whose worker stopped; approvals/ for deployments that wait for approval.
 """
 
 import os
