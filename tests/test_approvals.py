@@ -415,3 +415,22 @@ def test_cli_wait_says_it_waits_and_exits_6_when_rejected(
     assert codes == [6]
     out, err = capsys.readouterr()
     assert "Rejected by charlie: not today" in err
+
+
+def test_diff_against_live_is_bounded_in_time(ask, make_target):
+    from deployments import preview
+
+    target = make_target()
+    target.required_approvals = 1
+    target.save()
+    deployment = Deployment.objects.select_related("namespace__cluster", "service").get(
+        pk=ask(target).pk
+    )
+
+    late = preview.preview_deployment(deployment, seconds=0.0001)
+    in_time = preview.preview_deployment(deployment)
+
+    assert "did not answer within" in late.problem and "reload the page" in late.problem
+    assert in_time.ok and [c.name for c in in_time.changes] == [
+        "service/hello-world", "deployment.apps/hello-world"
+    ]  # fmt: skip
