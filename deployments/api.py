@@ -177,7 +177,12 @@ class DeploymentDetailApi(APIView):
         responses={200: DeploymentDetailSerializer, 404: NOT_VISIBLE},
     )
     def get(self, request, pk: int):
-        deployment = visible_or_404(request, Deployment.objects.select_related(*RELATED), pk)
+        deployment = visible_or_404(
+            request,
+            # approvals: the approvals app's rows, read through the reverse relation
+            Deployment.objects.select_related(*RELATED).prefetch_related("approvals__user"),
+            pk,
+        )
         return Response(DeploymentDetailSerializer(deployment, context={"request": request}).data)
 
 
@@ -298,7 +303,8 @@ class CancelApi(APIView):
     @extend_schema(
         summary="Cancel a deployment",
         description=(
-            "A pending deployment never starts: it is `cancelled` at once (200). A running one "
+            "A pending deployment (or one awaiting approval) never starts: it is `cancelled` at "
+            "once (200). A running one "
             "stops being followed: the answer (202) comes at once, and the worker ends it "
             "`cancelled` within a few seconds, its log saying who cancelled and which objects it "
             "had already applied (they stay in the cluster as they are; nothing is undone)."
@@ -306,7 +312,8 @@ class CancelApi(APIView):
         request=None,
         responses={
             200: OpenApiResponse(
-                DeploymentDetailSerializer, description="It was pending and is now cancelled."
+                DeploymentDetailSerializer,
+                description="It was pending (or awaiting approval) and is now cancelled.",
             ),
             202: OpenApiResponse(
                 DeploymentDetailSerializer,

@@ -1,9 +1,9 @@
 """Deployments of releases to namespaces of clusters, with their logs.
 
 The deployment's state transitions live here, each one atomic UPDATE (with its log line in the
-same transaction where there is one): claim, beat, finish, cancel. deployments/runner.py only
-orchestrates them; deployments/services.py's scheduled check uses them for deployments whose
-worker stopped.
+same transaction where there is one): release_for_run (approved), claim, beat, finish, cancel.
+deployments/runner.py only orchestrates them; deployments/services.py's scheduled check uses them
+for deployments whose worker stopped; approvals/ for deployments that wait for approval.
 """
 
 import os
@@ -27,6 +27,9 @@ from releases.models import Release, Service
 # receiver's writes (a notification's deliveries) commit with the status. Whatever follows a
 # failure (a rollback, a notification) connects here rather than to the worker.
 deployment_finished = Signal()
+# Sent once per deployment that waits for approval, as it is created (inside that transaction),
+# with `deployment`: approvers are told (notifications) without deployments importing them.
+deployment_awaiting_approval = Signal()
 # Sent once per deployment when a worker starts it (pending -> running; not when another worker
 # resumes it), with `deployment`, inside the transaction of that change.
 deployment_started = Signal()
@@ -212,6 +215,12 @@ class Deployment(SoftDeleteModel):
                 name="deployment_unfinished",
                 condition=Q(status__in=["pending", "running"]),
             ),
+            # The scheduled expiry (approvals/) asks for the oldest waiting ones.
+            models.Index(
+                fields=["created_at"],
+                name="deployment_awaiting_approval",
+                condition=Q(status="awaiting_approval"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -234,6 +243,23 @@ class Deployment(SoftDeleteModel):
 
     def _rows(self) -> models.QuerySet:
         return type(self).all_objects.filter(pk=self.pk)
+
+    def release_for_run(self, message: str) -> bool:
+        """Enough approvals (approvals/): awaiting_approval -> pending, with `message` as its log
+        line in the same transaction. False if it was no longer waiting (rejected, expired or
+        cancelled meanwhile). The caller queues it once this commits
+        (deployments.services.enqueue in transaction.on_commit)."""
+        with transaction.atomic():
+            released = (
+                self._rows()
+                .filter(status=self.Status.AWAITING_APPROVAL)
+                .update(status=self.Status.PENDING)
+            )
+            if released:
+                self.log(message)
+        if released:
+            self.status = self.Status.PENDING
+        return bool(released)
 
     def claim(self) -> bool:
         """Take the deployment (pending -> running), or resume it if it is running: the caller
@@ -314,20 +340,25 @@ class Deployment(SoftDeleteModel):
         return bool(updated)
 
     def cancel(self, by) -> bool:
-        """Cancel for the user `by`: True if that ended it (it was pending and never starts),
-        False if its worker was told to stop (it ends `cancelled` within seconds).
-        Raises AlreadyFinished when there is nothing left to cancel."""
+        """Cancel for the user `by`: True if that ended it (it was pending, or awaiting
+        approval, and never starts), False if its worker was told to stop (it ends `cancelled`
+        within seconds). Raises AlreadyFinished when there is nothing left to cancel."""
         never_started = f"Cancelled by {by} before it started; nothing was applied."
-        if self.finish(
-            self.Status.CANCELLED,
-            never_started,
-            log=never_started,
-            level="warning",
-            from_status=self.Status.PENDING,
-            cancelled_by=by,
-            audit_as=by,
+        unapproved = f"Cancelled by {by} while it waited for approval; nothing was applied."
+        for waiting, sentence in (
+            (self.Status.PENDING, never_started),
+            (self.Status.AWAITING_APPROVAL, unapproved),
         ):
-            return True
+            if self.finish(
+                self.Status.CANCELLED,
+                sentence,
+                log=sentence,
+                level="warning",
+                from_status=waiting,
+                cancelled_by=by,
+                audit_as=by,
+            ):
+                return True
         with transaction.atomic():
             asked = (
                 self._rows()

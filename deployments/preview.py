@@ -8,6 +8,8 @@ hooks first. The objects a successful deployment would prune are listed too.
 """
 
 import difflib
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 import yaml
@@ -115,6 +117,79 @@ def preview(*, release: Release, namespace: Namespace, extra: dict[str, str]) ->
     violations = services.policy_violations(namespace, rendered.objects)
     if violations:
         return result.refuse(violations)
+    return against_live(
+        result,
+        rendered.objects,
+        service=release.service.name,
+        namespace=namespace,
+        kinds=prunable_kinds(release.service_id, namespace),
+    )
+
+
+def prunable_kinds(service_id: int, namespace: Namespace) -> set[tuple[str, str]] | None:
+    """The kinds to look for objects a deployment would prune; None when the namespace does not
+    prune. Read from the database before `against_live` talks to the cluster."""
+    if not namespace.prune:
+        return None
+    return apply.applied_kinds(service_id=service_id, namespace_id=namespace.pk)
+
+
+# How long the deployment page waits for the cluster to compare an awaiting deployment with
+# what is live: a slow cluster must not hold the page (every call has its own timeouts too).
+DEPLOYMENT_PREVIEW_SECONDS = 10.0
+
+
+def preview_deployment(deployment, *, seconds: float = DEPLOYMENT_PREVIEW_SECONDS) -> Preview:
+    """What running a deployment that waits (for approval) would change: its stored manifest, as
+    the worker will apply it, against the live objects. Never raises for the expected problems,
+    and answers within `seconds` (a cluster slower than that is a `problem` too).
+
+    The deployment's namespace (with its cluster) and service must be loaded: the cluster is
+    asked from another thread, which never touches the database.
+    """
+    namespace = deployment.namespace
+    result = Preview(manifest=deployment.manifest)
+    try:
+        objects = manifests.objects_to_apply(deployment.manifest, namespace.name)
+    except TemplateProblem as problem:
+        result.problem = str(problem)
+        return result
+    violations = services.policy_violations(namespace, objects)
+    if violations:
+        return result.refuse(violations)
+    kinds = prunable_kinds(deployment.service_id, namespace)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preview")
+    future = pool.submit(
+        against_live,
+        Preview(manifest=deployment.manifest),
+        objects,
+        service=deployment.service.name,
+        namespace=namespace,
+        kinds=kinds,
+    )
+    try:
+        return future.result(timeout=seconds)
+    except FutureTimeout:
+        result.problem = (
+            f"Cluster {namespace.cluster.name} did not answer within {seconds:.0f} s, so the "
+            "changes cannot be shown now; reload the page to try again."
+        )
+        return result
+    finally:
+        pool.shutdown(wait=False)  # a late answer is dropped; the calls' own timeouts end it
+
+
+def against_live(
+    result: Preview,
+    objects: list[dict],
+    *,
+    service: str,
+    namespace: Namespace,
+    kinds: set[tuple[str, str]] | None,
+) -> Preview:
+    """Fill `result` with the diff of each object (dry-run applied) against the live one and
+    what would be pruned (`kinds`: prunable_kinds; None when the namespace does not prune).
+    Talks to the cluster only, never to the database; a cluster problem becomes `problem`."""
     try:
         client = ClusterClient.for_cluster(namespace.cluster)
     except ClusterError as error:
@@ -122,10 +197,10 @@ def preview(*, release: Release, namespace: Namespace, extra: dict[str, str]) ->
         return result
     try:
         # The cluster knows whether its custom resources are cluster-scoped.
-        violations = services.policy_violations(namespace, rendered.objects, client)
+        violations = services.policy_violations(namespace, objects, client)
         if violations:
             return result.refuse(violations)
-        plan = apply.plan(rendered.objects, service=release.service.name, namespace=namespace.name)
+        plan = apply.plan(objects, service=service, namespace=namespace.name)
         for obj in plan.all:
             name = manifests.describe(obj)
             metadata = obj["metadata"]
@@ -143,13 +218,9 @@ def preview(*, release: Release, namespace: Namespace, extra: dict[str, str]) ->
                 result.problem = f"{name}: {error}"
                 return result
             result.changes.append(diff_objects(name, live, planned, is_hook=hook))
-        if namespace.prune:
+        if kinds is not None:
             doomed = apply.prune_candidates(
-                client,
-                service=release.service.name,
-                namespace=namespace.name,
-                keep=plan.all,
-                kinds=apply.applied_kinds(service_id=release.service_id, namespace_id=namespace.pk),
+                client, service=service, namespace=namespace.name, keep=plan.all, kinds=kinds
             )
             result.deletions = [manifests.describe(obj) for obj in doomed]
         else:

@@ -193,8 +193,25 @@ def deployment_rows(rows: list[dict], base_url: str) -> list[dict]:
     ]
 
 
+class DecisionSerializer(serializers.Serializer):
+    """One person's decision on a deployment that waited for approval. The rows are the
+    approvals app's (`deployment.approvals`); deployments reads them without importing it."""
+
+    user = serializers.CharField(source="user.username")
+    decision = serializers.CharField(help_text="approve or reject")
+    comment = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
 class DeploymentDetailSerializer(DeploymentSerializer):
     log = serializers.SerializerMethodField()
+    required_approvals = serializers.IntegerField(
+        source="namespace.required_approvals",
+        help_text="How many approvals a deployment to its namespace needs now (docs/approvals.md)",
+    )
+    approvals = DecisionSerializer(
+        many=True, read_only=True, help_text="The decisions of approvers, oldest first"
+    )
     cancelled_by = serializers.CharField(
         source="cancelled_by.username",
         allow_null=True,
@@ -205,7 +222,7 @@ class DeploymentDetailSerializer(DeploymentSerializer):
     class Meta(DeploymentSerializer.Meta):
         fields = DeploymentSerializer.Meta.fields + [
             "requested_attributes", "attributes", "manifest", "applied_objects", "workloads",
-            "cancelled_by", "log",
+            "cancelled_by", "required_approvals", "approvals", "log",
         ]  # fmt: skip
 
     def get_log(self, deployment) -> list[dict]:

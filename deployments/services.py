@@ -17,7 +17,7 @@ from audit import services as audit
 from clusters.kube import ClusterClient, ClusterError
 from clusters.models import Namespace
 from deployments import manifests
-from deployments.models import Deployment, LogEntry
+from deployments.models import Deployment, LogEntry, deployment_awaiting_approval
 from locks import services as locks
 from releases.models import Release
 from releases.templating import TemplateProblem
@@ -141,6 +141,12 @@ def create_deployment(
     `promoted_from` names the succeeded deployment of the previous stage this one promotes
     (`promote`).
 
+    A namespace with `required_approvals` (N > 0) makes the deployment wait: it is saved
+    `awaiting_approval`, not queued, until N people holding deployer there, other than the
+    requester, approve it (approvals/, docs/approvals.md). Automatic deployments wait too (a
+    continuous delivery's), except an automatic rollback (`automatic` with `rollback_of`): it
+    repairs a failed deployment and must not wait for anyone.
+
     Recorded in the audit trail as "deployment.created" (by the system for automatic ones).
     """
     if not automatic:
@@ -154,7 +160,9 @@ def create_deployment(
         automatic=automatic,
     )
     with transaction.atomic():
+        waits = needs_approval(namespace, automatic=automatic, rollback_of=rollback_of)
         deployment = Deployment.objects.create(
+            status=Deployment.Status.AWAITING_APPROVAL if waits else Deployment.Status.PENDING,
             release=release,
             service_id=release.service_id,
             namespace=namespace,
@@ -194,8 +202,29 @@ def create_deployment(
             )
             locks.record_override(overridden, deployment, user=user, reason=reason)
         record_created(deployment, user=user, automatic=automatic)
-        transaction.on_commit(lambda: enqueue(deployment.pk))
+        if waits:
+            required = namespace.required_approvals
+            deployment.log(
+                f"Waiting for {required} approval{pluralize(required)} from people holding "
+                f"deployer in {namespace}, other than {user}."
+            )
+            # In the transaction: a receiver's writes (notifications) commit with the row.
+            deployment_awaiting_approval.send(sender=Deployment, deployment=deployment)
+        else:
+            transaction.on_commit(lambda: enqueue(deployment.pk))
     return deployment
+
+
+def needs_approval(namespace: Namespace, *, automatic: bool, rollback_of) -> bool:
+    """Whether a new deployment there waits for approval: when the namespace asks for some,
+    unless it is an automatic rollback (it repairs a failure and must not wait)."""
+    if automatic and rollback_of is not None:
+        return False
+    return namespace.required_approvals > 0
+
+
+def pluralize(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 def record_created(deployment: Deployment, *, user, automatic: bool) -> None:
@@ -214,6 +243,9 @@ def record_created(deployment: Deployment, *, user, automatic: bool) -> None:
         summary["rollback_of"] = deployment.rollback_of_id
     if deployment.promoted_from_id:
         summary["promoted_from"] = deployment.promoted_from_id
+    if deployment.status == Deployment.Status.AWAITING_APPROVAL:
+        summary["status"] = deployment.status
+        summary["required_approvals"] = deployment.namespace.required_approvals
     if not automatic:
         audit.record("deployment.created", deployment, actor=user, changes=summary)
         return

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "releases",
     "locks",
     "deployments",
+    "approvals",
     "notifications",
     "maintenance",
     "sso",
@@ -229,6 +230,10 @@ if KUBERNAUT_HEARTBEAT_STALE_SECONDS < 3 * KUBERNAUT_HEARTBEAT_SECONDS:
         "KUBERNAUT_HEARTBEAT_STALE_SECONDS must be at least three KUBERNAUT_HEARTBEAT_SECONDS, "
         "or a worker that is merely slow looks dead"
     )
+
+# A deployment to a namespace that requires approvals (docs/approvals.md) ends `expired` when it
+# is not approved within this many hours of being asked for.
+KUBERNAUT_APPROVAL_TIMEOUT_HOURS = env_int("KUBERNAUT_APPROVAL_TIMEOUT_HOURS", 24, minimum=1)
 
 # Webhooks (docs/notifications.md). Deliveries to loopback, private, link-local and other
 # non-public addresses are refused (checked on the address the host resolves to when sending)

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from approvals import views as approval_views
+from approvals.api import ApproveApi, RejectApi
 from audit import views as audit_views
 from audit.api import AuditListApi
 from clusters.api import ClusterListApi, NamespaceDetailApi, NamespaceListApi
@@ -32,6 +34,8 @@ api = [
     path("deployments/<int:pk>/redeploy", RedeployApi.as_view(), name="deployment-redeploy"),
     path("deployments/<int:pk>/cancel", CancelApi.as_view(), name="deployment-cancel"),
     path("deployments/<int:pk>/promote", PromoteApi.as_view(), name="deployment-promote"),
+    path("deployments/<int:pk>/approve", ApproveApi.as_view(), name="deployment-approve"),
+    path("deployments/<int:pk>/reject", RejectApi.as_view(), name="deployment-reject"),
     path("clusters", ClusterListApi.as_view(), name="cluster-list"),
     path("namespaces", NamespaceListApi.as_view(), name="namespace-list"),
     path("namespaces/<int:pk>", NamespaceDetailApi.as_view(), name="namespace-detail"),
@@ -68,6 +72,8 @@ urlpatterns = [
     path("deployments/<int:pk>/rollback", deployment_views.rollback, name="rollback"),
     path("deployments/<int:pk>/cancel", deployment_views.cancel, name="cancel"),
     path("deployments/<int:pk>/promote", deployment_views.promote, name="promote"),
+    path("deployments/<int:pk>/approve", approval_views.approve, name="approve"),
+    path("deployments/<int:pk>/reject", approval_views.reject, name="reject"),
     path("account/tokens/", account.tokens, name="tokens"),
     path("account/tokens/<int:pk>/revoke", account.revoke, name="token-revoke"),
     path("audit/", audit_views.audit_list, name="audit"),

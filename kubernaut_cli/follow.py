@@ -8,7 +8,10 @@ import time
 from kubernaut_cli.client import EXIT_UNREACHABLE, ApiError, Client
 
 EXIT_FAILED = 1
+EXIT_NOT_APPROVED = 6  # rejected by an approver, or expired unapproved (docs/approvals.md)
 EXIT_TIMED_OUT = 70
+AWAITING_APPROVAL = "awaiting_approval"
+APPROVAL_POLL_SECONDS = 2
 POLL_SECONDS = 0.5
 # The server's clock starts when a worker takes the deployment, not when it was asked for:
 # wait a little longer than the timeout so the server can say `timed_out` itself.
@@ -35,6 +38,7 @@ def until_finished(
     after = 0
     warned = False
     rollback_coming = False
+    said_waiting = False
     while True:
         try:
             page = client.get(f"/api/deployments/{deployment_id}/log", after=after, limit=PAGE)
@@ -55,6 +59,18 @@ def until_finished(
             rollback_coming |= entry["message"].startswith(ROLLBACK_STARTING)
         if len(page["log"]) == PAGE:
             continue  # more lines are waiting
+        if page["status"] == AWAITING_APPROVAL:
+            # The wait for approvers does not count: the timeout is the rollout's, from when a
+            # worker starts it; the server ends an unapproved deployment `expired` in time.
+            give_up_at = time.monotonic() + wait_seconds + GRACE_SECONDS
+            if not said_waiting:
+                print(
+                    f"kubernaut: deployment #{deployment_id} is awaiting approval; waiting for "
+                    "the approvers (its page shows who may approve it)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                said_waiting = True
         if page["finished"]:
             return outcome(
                 client, deployment_id, page["status"], after=after, poll=poll,
@@ -67,7 +83,9 @@ def until_finished(
                 file=sys.stderr,
             )
             return EXIT_TIMED_OUT
-        time.sleep(poll)
+        # Approvers take minutes or hours: no need to ask twice a second meanwhile.
+        waiting = page["status"] == AWAITING_APPROVAL
+        time.sleep(max(poll, APPROVAL_POLL_SECONDS) if waiting else poll)
 
 
 def outcome(
@@ -93,6 +111,8 @@ def outcome(
               file=sys.stderr)  # fmt: skip
     # Last, so that the reason stays the last line on stderr.
     print(f"kubernaut: {line}", file=sys.stderr)
+    if status in ("rejected", "expired"):
+        return EXIT_NOT_APPROVED
     return EXIT_TIMED_OUT if status == "timed_out" else EXIT_FAILED
 
 

@@ -5,7 +5,12 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
-        from deployments.models import deployment_finished, deployment_started
+        from approvals.signals import approval_given
+        from deployments.models import (
+            deployment_awaiting_approval,
+            deployment_finished,
+            deployment_started,
+        )
         from locks.signals import lock_created, lock_deleted
         from notifications import services
 
@@ -14,6 +19,13 @@ class NotificationsConfig(AppConfig):
         )
         deployment_finished.connect(
             services.on_deployment_finished, dispatch_uid="notifications.deployment_finished"
+        )
+        deployment_awaiting_approval.connect(
+            services.on_deployment_awaiting_approval,
+            dispatch_uid="notifications.deployment_awaiting_approval",
+        )
+        approval_given.connect(
+            services.on_approval_given, dispatch_uid="notifications.approval_given"
         )
         lock_created.connect(services.on_lock_created, dispatch_uid="notifications.lock_created")
         lock_deleted.connect(services.on_lock_deleted, dispatch_uid="notifications.lock_deleted")

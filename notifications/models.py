@@ -30,6 +30,13 @@ class Event(models.TextChoices):
         "deployment.rolled_back",
         "an automatic rollback succeeded (instead of deployment.succeeded)",
     )
+    DEPLOYMENT_AWAITING_APPROVAL = (
+        "deployment.awaiting_approval",
+        "a deployment waits for approval",
+    )
+    DEPLOYMENT_APPROVED = "deployment.approved", "someone approved a deployment"
+    DEPLOYMENT_REJECTED = "deployment.rejected", "someone rejected a deployment"
+    DEPLOYMENT_EXPIRED = "deployment.expired", "a deployment was not approved in time"
     LOCK_CREATED = "lock.created", "a namespace or service was locked"
     LOCK_DELETED = "lock.deleted", "a lock was lifted"
 

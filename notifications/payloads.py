@@ -91,6 +91,10 @@ STATUS_WORDS = {
     "deployment.failed": "failed",
     "deployment.cancelled": "cancelled",
     "deployment.rolled_back": "rolled back",
+    "deployment.awaiting_approval": "awaiting approval",
+    "deployment.approved": "approved",
+    "deployment.rejected": "rejected",
+    "deployment.expired": "expired unapproved",
     "lock.created": "locked",
     "lock.deleted": "unlocked",
 }
@@ -100,6 +104,10 @@ EMOJI = {
     "deployment.failed": ":x:",
     "deployment.cancelled": ":no_entry_sign:",
     "deployment.rolled_back": ":leftwards_arrow_with_hook:",
+    "deployment.awaiting_approval": ":raised_hand:",
+    "deployment.approved": ":thumbsup:",
+    "deployment.rejected": ":thumbsdown:",
+    "deployment.expired": ":hourglass:",
     "lock.created": ":lock:",
     "lock.deleted": ":unlock:",
 }
@@ -111,6 +119,11 @@ def status_word(event: str, summary: dict) -> str:
         word = "timed out"
     if event == "deployment.cancelled" and summary.get("cancelled_by"):
         word = f"cancelled by {summary['cancelled_by']}"
+    approvals = summary.get("approvals") or {}
+    if event == "deployment.approved" and summary.get("approved_by"):
+        word = f"approved by {summary['approved_by']}"
+    if approvals and event in ("deployment.approved", "deployment.awaiting_approval"):
+        word += f" ({approvals.get('given')} of {approvals.get('required')} approvals)"
     return word
 
 
@@ -123,7 +136,7 @@ def slack_body(event: str, summary: dict) -> dict:
     who = summary.get("who") or "someone"
     status = status_word(event, summary)
     url = summary.get("url")
-    reason = summary.get("reason") or ""
+    reason = summary.get("reason") or summary.get("comment") or ""
 
     if subject(event) == "deployment":
         what = f"{service} {version} to {target}"

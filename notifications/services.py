@@ -301,11 +301,33 @@ FINISHED_EVENTS = {
     Deployment.Status.FAILED: Event.DEPLOYMENT_FAILED,
     Deployment.Status.TIMED_OUT: Event.DEPLOYMENT_FAILED,
     Deployment.Status.CANCELLED: Event.DEPLOYMENT_CANCELLED,
+    Deployment.Status.REJECTED: Event.DEPLOYMENT_REJECTED,
+    Deployment.Status.EXPIRED: Event.DEPLOYMENT_EXPIRED,
 }
 
 
 def on_deployment_started(sender, deployment: Deployment, **kwargs) -> None:
     notify_deployment(Event.DEPLOYMENT_STARTED, deployment.pk)
+
+
+def on_deployment_awaiting_approval(sender, deployment: Deployment, **kwargs) -> None:
+    notify_deployment(
+        Event.DEPLOYMENT_AWAITING_APPROVAL,
+        deployment.pk,
+        extra={"approvals": {"given": 0, "required": deployment.namespace.required_approvals}},
+    )
+
+
+def on_approval_given(sender, approval, deployment, given: int, required: int, **kwargs) -> None:
+    notify_deployment(
+        Event.DEPLOYMENT_APPROVED,
+        deployment.pk,
+        extra={
+            "approvals": {"given": given, "required": required},
+            "approved_by": approval.user.get_username(),
+            "comment": approval.comment,
+        },
+    )
 
 
 def on_deployment_finished(sender, deployment: Deployment, status: str, **kwargs) -> None:
@@ -316,9 +338,10 @@ def on_deployment_finished(sender, deployment: Deployment, status: str, **kwargs
         notify_deployment(event, deployment.pk)
 
 
-def notify_deployment(event: str, deployment_id: int) -> None:
-    """Queue the deployment's event. A problem here is logged, never raised: the deployment's
-    own transition (whose transaction this may run in) must not fail for a notification."""
+def notify_deployment(event: str, deployment_id: int, *, extra: dict | None = None) -> None:
+    """Queue the deployment's event (`extra` added to its summary). A problem here is logged,
+    never raised: the deployment's own transition (whose transaction this may run in) must not
+    fail for a notification."""
     try:
         if not Webhook.objects.filter(events__contains=[event]).exists():
             return
@@ -330,7 +353,7 @@ def notify_deployment(event: str, deployment_id: int) -> None:
                 event,
                 namespace=deployment.namespace,
                 service_name=deployment.service.name,
-                summary=payloads.deployment_summary(deployment),
+                summary={**payloads.deployment_summary(deployment), **(extra or {})},
             )
     except Exception:
         logger.exception("could not queue the %s webhooks of deployment %s", event, deployment_id)

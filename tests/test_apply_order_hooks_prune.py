@@ -389,6 +389,7 @@ def test_the_admin_turns_pruning_off_with_its_help_text(client, admin_user, targ
         "allowed_kinds": "",
         "denied_kinds": "",
         "allowed_registries": "",
+        "required_approvals": "0",
     }  # fmt: skip (a cleared checkbox is not sent)
     assert client.post(url, form).status_code == 302
 

@@ -341,7 +341,7 @@ def test_the_cluster_says_whether_a_custom_resource_is_cluster_scoped(place):
 def namespace_form(place, **fields) -> dict:
     data = {"cluster": place.cluster.pk, "name": place.name, "attributes": "{}",
             "pod_security": "baseline", "allowed_kinds": "", "denied_kinds": "",
-            "allowed_registries": ""}  # fmt: skip
+            "allowed_registries": "", "required_approvals": "0"}  # fmt: skip
     return {**data, **fields}
 
 
