@@ -118,6 +118,7 @@ def create_deployment(
     automatic: bool = False,
     override_lock: str = "",
     rollback_of: Deployment | None = None,
+    automatic_reason: str = "",
 ) -> Deployment:
     """Check the user (and their API token, if any) may deploy the release there; render and
     validate it for the namespace, save the deployment, queue it.
@@ -127,6 +128,8 @@ def create_deployment(
     namespace's deploy policy refuses it. `automatic` deployments (a rollback the namespace's
     settings asked for) are made by the system user: the namespace admin who chose the setting
     authorized them; `rollback_of` names the failed deployment such a rollback repairs.
+    `automatic_reason` says why an automatic deployment was made, for its audit entry and log
+    (continuous delivery gives one; a rollback need not).
 
     A locked target (locks/) raises locks.Locked, automatic deployments included, unless
     `override_lock` gives a reason and the user is an admin of the namespace (else Forbidden);
@@ -168,7 +171,8 @@ def create_deployment(
         LogEntry.objects.create(
             deployment=deployment,
             message=f"{user} asked to deploy {release} to {namespace}"
-            + (f" (redeploy of #{redeploy_of.pk})" if redeploy_of else ""),
+            + (f" (redeploy of #{redeploy_of.pk})" if redeploy_of else "")
+            + (f" ({automatic_reason})" if automatic and automatic_reason else ""),
         )
         if overridden is not None:
             reason = override_lock.strip()
@@ -178,12 +182,12 @@ def create_deployment(
                 "warning",
             )
             locks.record_override(overridden, deployment, user=user, reason=reason)
-        record_created(deployment, user=user, automatic=automatic)
+        record_created(deployment, user=user, automatic=automatic, reason=automatic_reason)
         transaction.on_commit(lambda: enqueue(deployment.pk))
     return deployment
 
 
-def record_created(deployment: Deployment, *, user, automatic: bool) -> None:
+def record_created(deployment: Deployment, *, user, automatic: bool, reason: str = "") -> None:
     """The "deployment.created" audit entry: what was asked for, where, and why."""
     summary = {
         "release": str(deployment.release),
@@ -207,7 +211,7 @@ def record_created(deployment: Deployment, *, user, automatic: bool) -> None:
             "deployment.created",
             deployment,
             changes=summary,
-            message="An automatic rollback: the namespace has rollback_on_failure on.",
+            message=reason or "An automatic rollback: the namespace has rollback_on_failure on.",
         )
 
 
