@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "releases",
     "locks",
     "deployments",
+    "delivery",
     "notifications",
     "maintenance",
     "sso",
