@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from accounts.models import ApiToken
 from audit.models import AuditEntry
 from clusters.models import Cluster, Namespace
-from delivery import services
+from delivery import services, tasks
 from delivery.models import AutoDeploy
 from deployments import services as deployment_services
 from deployments.models import Deployment
@@ -229,7 +229,12 @@ def test_a_release_of_a_service_without_continuous_delivery_queues_nothing(
 
 
 def test_a_new_release_is_deployed_by_the_system_user(auto, make_release, staging):
-    (deployment,) = release_and_deliver(make_release, "1.0.1")
+    release = make_release(version="1.0.1")
+
+    said = tasks.deploy_release(release.pk)  # what the django-q worker runs
+
+    deployment = Deployment.objects.get()
+    assert said == f"#{deployment.pk}"
 
     assert deployment.namespace == staging
     assert deployment.release.version == "1.0.1"
