@@ -124,6 +124,7 @@ def create_deployment(
     override_lock: str = "",
     rollback_of: Deployment | None = None,
     promoted_from: Deployment | None = None,
+    automatic_reason: str = "",
 ) -> Deployment:
     """Check the user (and their API token, if any) may deploy the release there; render and
     validate it for the namespace, save the deployment, queue it.
@@ -133,6 +134,8 @@ def create_deployment(
     namespace's deploy policy refuses it. `automatic` deployments (a rollback the namespace's
     settings asked for) are made by the system user: the namespace admin who chose the setting
     authorized them; `rollback_of` names the failed deployment such a rollback repairs.
+    `automatic_reason` says why an automatic deployment was made, for its audit entry and log
+    (continuous delivery gives one; a rollback need not).
 
     A locked target (locks/) raises locks.Locked, automatic deployments included, unless
     `override_lock` gives a reason and the user is an admin of the namespace (else Forbidden);
@@ -191,7 +194,8 @@ def create_deployment(
                 f" (promotion of #{promoted_from.pk} from {promoted_from.namespace})"
                 if promoted_from
                 else ""
-            ),
+            )
+            + (f" ({automatic_reason})" if automatic and automatic_reason else ""),
         )
         if overridden is not None:
             reason = override_lock.strip()
@@ -201,7 +205,7 @@ def create_deployment(
                 "warning",
             )
             locks.record_override(overridden, deployment, user=user, reason=reason)
-        record_created(deployment, user=user, automatic=automatic)
+        record_created(deployment, user=user, automatic=automatic, reason=automatic_reason)
         if waits:
             required = namespace.required_approvals
             deployment.log(
@@ -227,7 +231,7 @@ def pluralize(count: int) -> str:
     return "" if count == 1 else "s"
 
 
-def record_created(deployment: Deployment, *, user, automatic: bool) -> None:
+def record_created(deployment: Deployment, *, user, automatic: bool, reason: str = "") -> None:
     """The "deployment.created" audit entry: what was asked for, where, and why."""
     summary = {
         "release": str(deployment.release),
@@ -256,7 +260,7 @@ def record_created(deployment: Deployment, *, user, automatic: bool) -> None:
             "deployment.created",
             deployment,
             changes=summary,
-            message="An automatic rollback: the namespace has rollback_on_failure on.",
+            message=reason or "An automatic rollback: the namespace has rollback_on_failure on.",
         )
 
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "locks",
     "deployments",
     "approvals",
+    "delivery",
     "notifications",
     "maintenance",
     "sso",

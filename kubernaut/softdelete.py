@@ -43,6 +43,8 @@ class SoftDeleteModel(models.Model):
 
     objects = AliveManager()
     all_objects = AllManager()
+    # The audit trail's name for the model ("<name>.deleted"); the model's own name if empty.
+    audit_name = ""
 
     class Meta:
         abstract = True
@@ -65,7 +67,12 @@ class SoftDeleteModel(models.Model):
             )
             if updated:
                 self.deleted_at, self.deleted_by = now, by
-                audit.record(f"{self._meta.model_name}.deleted", self, actor=by, message=message)
+                audit.record(
+                    f"{self.audit_name or self._meta.model_name}.deleted",
+                    self,
+                    actor=by,
+                    message=message,
+                )
         return bool(updated)
 
     def restore(self, by=None) -> None:
@@ -79,7 +86,7 @@ class SoftDeleteModel(models.Model):
             )
             self.deleted_at, self.deleted_by = None, None
             if restored:
-                audit.record(f"{self._meta.model_name}.restored", self, actor=by)
+                audit.record(f"{self.audit_name or self._meta.model_name}.restored", self, actor=by)
 
 
 # The database itself refuses DELETE on soft-deleted tables, so no code path, script or hand-typed

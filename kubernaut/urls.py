@@ -8,6 +8,8 @@ from approvals.api import ApproveApi, RejectApi
 from audit import views as audit_views
 from audit.api import AuditListApi
 from clusters.api import ClusterListApi, NamespaceDetailApi, NamespaceListApi
+from delivery import views as delivery_views
+from delivery.api import AutoDeployDetailApi, AutoDeployListApi, AutoDeployResumeApi
 from deployments import views as deployment_views
 from deployments.api import (
     CancelApi,
@@ -41,6 +43,9 @@ api = [
     path("namespaces/<int:pk>", NamespaceDetailApi.as_view(), name="namespace-detail"),
     path("locks", LockListApi.as_view(), name="lock-list"),
     path("locks/<int:pk>", LockDetailApi.as_view(), name="lock-detail"),
+    path("auto-deploys", AutoDeployListApi.as_view(), name="auto-deploy-list"),
+    path("auto-deploys/<int:pk>", AutoDeployDetailApi.as_view(), name="auto-deploy-detail"),
+    path("auto-deploys/<int:pk>/resume", AutoDeployResumeApi.as_view(), name="auto-deploy-resume"),
     path("audit", AuditListApi.as_view(), name="audit-list"),
     path("webhooks", WebhookListApi.as_view(), name="webhook-list"),
     path("webhooks/<int:pk>", WebhookDetailApi.as_view(), name="webhook-detail"),
@@ -59,6 +64,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("sso/", include("sso.urls")),
     path("services/<str:name>/", release_views.service_detail, name="service"),
+    path(
+        "services/<str:name>/continuous-delivery",
+        delivery_views.continuous_delivery,
+        name="continuous-delivery",
+    ),
     path("releases/", release_views.release_list, name="releases"),
     path("releases/<int:release_id>/deploy", deployment_views.deploy, name="deploy"),
     path("deployments/", deployment_views.deployment_list, name="deployments"),

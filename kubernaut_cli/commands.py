@@ -24,6 +24,9 @@ def run(args: argparse.Namespace, client: Client) -> int:
         "lock": lock,
         "unlock": unlock,
         "locks": list_locks,
+        "auto-deploy": auto_deploy,
+        "auto-deploys": list_auto_deploys,
+        "resume": resume,
     }
     return handlers[args.command](args, client)
 
@@ -160,6 +163,56 @@ def list_locks(args: argparse.Namespace, client: Client) -> int:
         for lk in page["results"]
     ]  # fmt: skip
     table(rows, ["ID", "TARGET", "SERVICE", "BY", "SINCE", "UNTIL", "REASON"])
+    return 0
+
+
+def auto_deploy(args: argparse.Namespace, client: Client) -> int:
+    cluster, namespace = args.target
+    place = f"{cluster}/{namespace}"
+    if not args.off:
+        body = {"service": args.service, "cluster": cluster, "namespace": namespace}
+        created = client.post("/api/auto-deploys", body)
+        print(
+            f"Auto-deploy #{created['id']}: every new release of {created['service']} is "
+            f"deployed to {place}."
+        )
+        return 0
+    page = client.get(
+        "/api/auto-deploys", service=args.service, cluster=cluster, namespace=namespace, limit=1
+    )
+    if not page["results"]:
+        raise ApiError(
+            f"continuous delivery of {args.service} to {place} is not on (`kubernaut "
+            "auto-deploys` lists where it is)",
+            EXIT_REFUSED,
+        )
+    pk = page["results"][0]["id"]
+    client.delete(f"/api/auto-deploys/{pk}")
+    print(f"Auto-deploy #{pk} is off: new releases of {args.service} are not deployed to {place}.")
+    return 0
+
+
+def list_auto_deploys(args: argparse.Namespace, client: Client) -> int:
+    filters = {name: getattr(args, name) for name in ("service", "cluster", "namespace")}
+    page = client.get("/api/auto-deploys", **filters, limit=args.limit)
+    if args.json:
+        print(json.dumps(page["results"], indent=2))
+        return 0
+    rows = [
+        [str(a["id"]), a["service"], f"{a['cluster']}/{a['namespace']}",
+         f"paused: {a['paused_reason']}" if a["paused"] else "on", a["created_by"]]
+        for a in page["results"]
+    ]  # fmt: skip
+    table(rows, ["ID", "SERVICE", "TARGET", "STATE", "BY"])
+    return 0
+
+
+def resume(args: argparse.Namespace, client: Client) -> int:
+    resumed = client.post(f"/api/auto-deploys/{args.id}/resume", {})
+    print(
+        f"Auto-deploy #{resumed['id']} is resumed: the next release of {resumed['service']} is "
+        f"deployed to {resumed['cluster']}/{resumed['namespace']}."
+    )
     return 0
 
 

@@ -8,6 +8,7 @@
     kubernaut promote 42 --wait
     kubernaut lock prod/web --reason "release freeze" --for 2h
     kubernaut unlock prod/web
+    kubernaut auto-deploy hello-world staging/web
 
 Exit codes: 0 done; 1 the deployment failed; 2 bad usage or the server refused the request;
 3 Kubernaut unreachable; 4 bad token or missing permission; 5 the target is locked (423);
@@ -170,6 +171,24 @@ def build_parser() -> argparse.ArgumentParser:
         locks.add_argument(name)
     locks.add_argument("--limit", type=int, default=50)
     locks.add_argument("--json", action="store_true", help="print the API's JSON")
+
+    auto_deploy = command(
+        "auto-deploy",
+        "turn continuous delivery of a service to a namespace on (or off, with --off): each new "
+        "release is deployed there at once",
+    )
+    auto_deploy.add_argument("service", metavar="SERVICE")
+    auto_deploy.add_argument("target", type=target, metavar="CLUSTER/NAMESPACE")
+    auto_deploy.add_argument("--off", action="store_true", help="turn it off")
+
+    auto_deploys = command("auto-deploys", "list where continuous delivery is on, newest first")
+    for name in ("--service", "--cluster", "--namespace"):
+        auto_deploys.add_argument(name)
+    auto_deploys.add_argument("--limit", type=int, default=50)
+    auto_deploys.add_argument("--json", action="store_true", help="print the API's JSON")
+
+    resume = command("resume", "resume continuous delivery paused by a failure or a rollback")
+    resume.add_argument("id", type=int, metavar="ID", help="the auto-deploy's id")
 
     releases = command("releases", "list releases, newest first")
     releases.add_argument("--service")

@@ -6,6 +6,7 @@ from django.db import IntegrityError, connection, transaction
 from audit import services as audit
 from releases import templating
 from releases.models import Release, Service
+from releases.signals import release_created
 from teams import access
 
 
@@ -48,7 +49,8 @@ def create_release(
     Raises teams.access.Forbidden when the API token (if any) does not cover the service,
     templating.TemplateProblem for a template that cannot work and ReleaseConflict for a
     version the service already has. Recorded in the audit trail ("release.created", and
-    "service.created" for a new service) with the release.
+    "service.created" for a new service) with the release. Once committed, `release_created`
+    is sent (continuous delivery listens).
     """
     require_token_covers(token, service)
     templating.check(
@@ -82,6 +84,9 @@ def create_release(
                     "comment": comment,
                     "template": f"{len(template.splitlines())} lines",
                 },
+            )
+            transaction.on_commit(
+                lambda: release_created.send(sender=Release, release=release, user=user)
             )
             return release
     except IntegrityError as error:
