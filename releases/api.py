@@ -173,7 +173,7 @@ class ReleaseDiffApi(APIView):
         parameters=[
             OpenApiParameter(
                 "against",
-                int,
+                {"type": "integer", "minimum": 1},
                 required=True,
                 description="The id of the release to compare with (the one live, usually)",
             )
