@@ -177,6 +177,7 @@ class DeploymentFilterForm(forms.Form):
     """Filters of the deployments list; unknown names simply match nothing."""
 
     service = forms.CharField(required=False, max_length=63)
+    version = forms.CharField(required=False, max_length=128)
     cluster = forms.CharField(required=False, max_length=63)
     namespace = forms.CharField(required=False, max_length=63)
     status = forms.ChoiceField(

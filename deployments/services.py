@@ -487,6 +487,21 @@ def latest_deployment_ids(
         return [row[0] for row in cursor.fetchall()]
 
 
+def live_deployments(service_id: int, namespace_ids: list[int]) -> list[Deployment]:
+    """Per namespace given, the newest successful deployment of the service: what runs there
+    now; ordered by cluster and namespace name, heavy fields left out."""
+    ids = latest_deployment_ids([service_id], namespace_ids, succeeded_only=True)
+    if not ids:
+        return []
+    return list(
+        Deployment.objects.filter(pk__in=ids)
+        .order_by("namespace__cluster__name", "namespace__name")
+        .select_related("release", "namespace__cluster", "created_by")
+        .defer("manifest", "attributes", "requested_attributes", "applied_objects")
+        .defer("release__template")
+    )
+
+
 def latest_deployment_sql(succeeded_only: bool) -> str:
     status = "AND d.status = 'succeeded'" if succeeded_only else ""
     table = Deployment._meta.db_table

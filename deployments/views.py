@@ -122,7 +122,27 @@ def deploy(request, release_id: int):
     elif original is not None or promoted is not None:
         # The form says why it cannot be used as it is.
         context["original"], context["promoted"] = original, promoted
+    context["live_elsewhere"] = other_releases_live(release, form)
     return render(request, "deployments/deploy.html", context, status=status)
+
+
+COMPARE_LINKS = 20
+
+
+def other_releases_live(release: Release, form: DeployForm) -> list[Deployment]:
+    """What runs where the person deploys (the namespace chosen, or before one is, each they
+    may deploy to) when it is another release of the service: the page links each to the
+    comparison. Three queries: the namespaces, the newest successes, their rows."""
+    if form.is_bound and form.is_valid():
+        namespace_ids = [form.cleaned_data["namespace"].pk]
+    else:
+        namespace_ids = list(form.fields["namespace"].queryset.values_list("pk", flat=True))
+    live = services.live_deployments(release.service_id, namespace_ids)
+    return [
+        deployment
+        for deployment in live
+        if deployment.release_id != release.pk and not deployment.release.is_deleted
+    ][:COMPARE_LINKS]
 
 
 def redeploy_original(request, release: Release, pk: int) -> Deployment:

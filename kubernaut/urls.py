@@ -24,12 +24,13 @@ from kubernaut.api import api_not_found
 from locks.api import LockDetailApi, LockListApi
 from notifications.api import DeliveryListApi, WebhookDetailApi, WebhookListApi
 from releases import views as release_views
-from releases.api import ReleaseDetailApi, ReleaseListApi
+from releases.api import ReleaseDetailApi, ReleaseDiffApi, ReleaseListApi
 from sso import views as sso_views
 
 api = [
     path("releases", ReleaseListApi.as_view(), name="release-list"),
     path("releases/<int:pk>", ReleaseDetailApi.as_view(), name="release-detail"),
+    path("releases/<int:pk>/diff", ReleaseDiffApi.as_view(), name="release-diff"),
     path("deployments", DeploymentListApi.as_view(), name="deployment-list"),
     path("deployments/<int:pk>", DeploymentDetailApi.as_view(), name="deployment-detail"),
     path("deployments/<int:pk>/log", DeploymentLogApi.as_view(), name="deployment-log"),
@@ -70,6 +71,8 @@ urlpatterns = [
         name="continuous-delivery",
     ),
     path("releases/", release_views.release_list, name="releases"),
+    path("releases/<int:pk>/", release_views.release_detail, name="release"),
+    path("releases/<int:pk>/compare", release_views.release_compare, name="release-compare"),
     path("releases/<int:release_id>/deploy", deployment_views.deploy, name="deploy"),
     path("deployments/", deployment_views.deployment_list, name="deployments"),
     path("deployments/<int:pk>/", deployment_views.deployment_detail, name="deployment"),

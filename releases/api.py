@@ -3,7 +3,7 @@
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from kubernaut.api import PAGE_PARAMETERS, Conflict, page_of_rows, paginated
 from kubernaut.schema import error_response
+from releases import compare as comparing
 from releases import services
 from releases.models import Release, service_name_validator, version_validator
 from releases.serializers import (
@@ -19,6 +20,7 @@ from releases.serializers import (
     RELEASE_ROW_ANNOTATIONS,
     RELEASE_ROW_VALUES,
     ReleaseDetailSerializer,
+    ReleaseDiffSerializer,
     ReleaseFilterSerializer,
     ReleaseInputSerializer,
     ReleaseSerializer,
@@ -155,3 +157,54 @@ class ReleaseDetailApi(APIView):
         if not release.soft_delete(by=request.user):
             raise NotFound("This release was deleted meanwhile by another request.")
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReleaseDiffApi(APIView):
+    permission_model = Release
+
+    @extend_schema(
+        summary="Compare a release with another release of its service",
+        description=(
+            "What deploying this release where `against` runs would change: the template's "
+            "unified diff, the attributes added, removed and changed (secret-looking values "
+            "as `********`), and the releases registered in between, the way Shipit lists the "
+            "commits being shipped. The deploy page links this comparison with what is live."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "against",
+                {"type": "integer", "minimum": 1},
+                required=True,
+                description="The id of the release to compare with (the one live, usually)",
+            )
+        ],
+        responses={
+            200: ReleaseDiffSerializer,
+            400: error_response(
+                "`against` is missing or not a release id, or names a release of another service."
+            ),
+            401: error_response("No credentials, or a token that is unknown, revoked or expired."),
+            403: error_response("Your account lacks the permission releases.view_release."),
+            404: error_response(
+                "There is no such release (or `against` release), or it was deleted."
+            ),
+        },
+    )
+    def get(self, request, pk: int):
+        release = Release.objects.select_related("service", "created_by").filter(pk=pk).first()
+        if release is None:
+            raise NotFound(f"There is no release #{pk}; it may have been deleted.")
+        try:
+            against_pk = comparing.against_id(request.query_params.get("against"))
+        except ValueError as problem:
+            raise ValidationError({"against": [str(problem)]}) from None
+        against = (
+            Release.objects.select_related("service", "created_by").filter(pk=against_pk).first()
+        )
+        if against is None:
+            raise NotFound(comparing.unknown_against(against_pk))
+        try:
+            comparison = comparing.compare(release, against)
+        except comparing.Incomparable as problem:
+            raise ValidationError({"against": [str(problem)]}) from None
+        return Response(ReleaseDiffSerializer(comparison).data)

@@ -154,3 +154,71 @@ class ReleaseFilterSerializer(QueryParameters):
     created_by = serializers.CharField(required=False, max_length=150)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
+
+
+class ReleaseRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Release
+        fields = ["id", "version"]
+
+
+class ReleaseBetweenSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username")
+
+    class Meta:
+        model = Release
+        fields = ["id", "version", "comment", "created_by", "created_at"]
+
+
+_VALUES = {"type": "object", "additionalProperties": {"type": "string"}}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "From `against` to `release`. Values of secret-looking names (password, "
+        "*_key, *_secret, token, ...) are `********`.",
+        "properties": {
+            "added": {**_VALUES, "description": "Only in `release`"},
+            "removed": {**_VALUES, "description": "Only in `against`"},
+            "changed": {
+                "type": "object",
+                "description": "In both, with different values",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {"from": {"type": "string"}, "to": {"type": "string"}},
+                    "required": ["from", "to"],
+                },
+            },
+        },
+        "required": ["added", "removed", "changed"],
+    }
+)
+class AttributeChangesField(serializers.DictField):
+    """releases.compare.attribute_changes()'s dict, as it is."""
+
+
+class ReleaseDiffSerializer(serializers.Serializer):
+    """A comparison of two releases of one service (releases/compare.py)."""
+
+    release = ReleaseRefSerializer()
+    against = ReleaseRefSerializer()
+    template_diff = serializers.CharField(
+        help_text="Unified diff of the templates, from `against` to `release`; empty when they "
+        "are the same or when `template_diff_skipped` says why it was not computed"
+    )
+    template_diff_skipped = serializers.CharField(
+        allow_null=True,
+        help_text="Why the diff was not computed (the templates differ in too many places to "
+        "compare in time); null when `template_diff` is complete",
+    )
+    attributes = AttributeChangesField()
+    releases_between = ReleaseBetweenSerializer(
+        many=True,
+        help_text="The releases of the service registered after `against` up to and including "
+        "`release` (comparing back to an older release: from it up to `against`, exclusive), "
+        "newest first, at most 100",
+    )
+    releases_between_truncated = serializers.BooleanField(
+        help_text="Whether there were more releases in between than listed"
+    )

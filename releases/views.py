@@ -1,15 +1,19 @@
 """Pages about services and their releases."""
 
 from django import forms
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
 from deployments import services as deployment_services
 from deployments.models import Deployment
 from kubernaut.views import filter_query, newest_first, require_permission
+from releases import compare as comparing
 from releases.models import Release, Service
 from teams import access
 
 HISTORY_SIZE = 20
+COMPARE_CHOICES = 50  # the newest other releases offered to compare with on a release's page
+MAX_DIFF_LINES_SHOWN = 5000  # a page of more is unreadable; the API gives the whole diff
 
 
 class ReleaseFilterForm(forms.Form):
@@ -29,20 +33,6 @@ def key_attributes(release: Release, limit: int = 4) -> list[tuple[str, str]]:
     return [(name, release.attributes[name]) for name in names[:limit]]
 
 
-def live_deployments(service: Service, namespace_ids: list[int]) -> list[Deployment]:
-    """Per namespace given, the newest successful deployment of the service: what runs there
-    now."""
-    ids = deployment_services.latest_deployment_ids(
-        [service.pk], namespace_ids, succeeded_only=True
-    )
-    return list(
-        Deployment.objects.filter(pk__in=ids)
-        .order_by("namespace__cluster__name", "namespace__name")
-        .select_related("release", "namespace__cluster", "created_by")
-        .defer("manifest", "attributes", "requested_attributes", "applied_objects")
-    )
-
-
 @require_permission("releases.view_release")
 def service_detail(request, name: str):
     service = get_object_or_404(Service, name=name)
@@ -57,7 +47,9 @@ def service_detail(request, name: str):
     namespaces = places(request.user) if can_see_deployments else []
     live, history = [], []
     if can_see_deployments:
-        live = live_deployments(service, [namespace.pk for namespace in namespaces])
+        live = deployment_services.live_deployments(
+            service.pk, [namespace.pk for namespace in namespaces]
+        )
         history = list(
             access.limit_to_visible(Deployment.objects.filter(service=service), request.user)
             .select_related("release", "service", "namespace__cluster", "created_by")
@@ -127,3 +119,82 @@ def release_list(request):
         "deployable": deployable_services(request.user, services.values()),
     }
     return render(request, "releases/list.html", context)
+
+
+def alive_release_or_404(pk: int) -> Release:
+    release = Release.objects.select_related("service__team", "created_by").filter(pk=pk).first()
+    if release is None:
+        raise Http404(f"There is no release #{pk}; it may have been deleted.")
+    return release
+
+
+@require_permission("releases.view_release")
+def release_detail(request, pk: int):
+    """One release: what it holds (template, attributes with secrets masked, comment), where it
+    is live and its deployments, both only in the namespaces the person may see."""
+    release = alive_release_or_404(pk)
+    service = release.service
+    roles = access.roles_of(request.user)
+    can_see_deployments = bool(roles.superuser or roles.by_cluster or roles.by_namespace)
+    namespaces = places(request.user) if can_see_deployments else []
+    live, others_live, deployments = [], [], []
+    if can_see_deployments:
+        for deployment in deployment_services.live_deployments(
+            service.pk, [namespace.pk for namespace in namespaces]
+        ):
+            if deployment.release_id == release.pk:
+                live.append(deployment)
+            elif not deployment.release.is_deleted:
+                others_live.append(deployment)  # linked to the comparison with this release
+        deployments = list(
+            access.limit_to_visible(Deployment.objects.filter(release=release), request.user)
+            .select_related("release", "service", "namespace__cluster", "created_by")
+            .defer("manifest", "attributes", "requested_attributes", "applied_objects")
+            .defer("release__template")
+            .order_by("-id")[:HISTORY_SIZE]
+        )
+    context = {
+        "release": release,
+        "service": service,
+        "attributes": sorted(comparing.shown_attributes(release.attributes).items()),
+        "live": live,
+        "others_live": others_live,
+        "deployments": deployments,
+        "can_see_deployments": can_see_deployments,
+        "can_deploy": service.pk in deployable_services(request.user, [service], namespaces),
+        "compare_choices": list(
+            Release.objects.filter(service=service)
+            .exclude(pk=release.pk)
+            .only("id", "version")
+            .order_by("-id")[:COMPARE_CHOICES]
+        ),
+    }
+    return render(request, "releases/detail.html", context)
+
+
+@require_permission("releases.view_release")
+def release_compare(request, pk: int):
+    """What deploying this release over another of its service changes: the template's diff,
+    the attributes' changes and the releases registered in between."""
+    release = alive_release_or_404(pk)
+    try:
+        against_pk = comparing.against_id(request.GET.get("against"))
+    except ValueError as problem:
+        return render(request, "400.html", {"message": str(problem)}, status=400)
+    against = Release.objects.select_related("service", "created_by").filter(pk=against_pk).first()
+    if against is None:
+        raise Http404(comparing.unknown_against(against_pk))
+    try:
+        comparison = comparing.compare(release, against)
+    except comparing.Incomparable as problem:
+        return render(request, "400.html", {"message": str(problem)}, status=400)
+    diff_lines = comparison.diff_lines
+    context = {
+        "release": release,
+        "against": against,
+        "comparison": comparison,
+        "diff_lines": diff_lines[:MAX_DIFF_LINES_SHOWN],
+        "diff_lines_hidden": max(0, len(diff_lines) - MAX_DIFF_LINES_SHOWN),
+        "attributes_changed": any(comparison.attributes.values()),
+    }
+    return render(request, "releases/compare.html", context)

@@ -17,7 +17,7 @@ def test_releases_newest_first_with_deploy_buttons_and_where_they_run(client, al
 
     page = client.get("/services/hello-world/").content.decode()
 
-    assert page.index("2.0.0") < page.index("1.0.0</td>")
+    assert page.index("2.0.0") < page.index(f'/releases/{old.pk}/">1.0.0</a></td>')
     assert "the first one" in page
     assert f'href="/releases/{old.pk}/deploy"' in page
     assert "main/staging" in page  # where 1.0.0 is live
