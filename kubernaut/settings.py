@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "notifications",
     "maintenance",
     "sso",
+    "metrics",
 ]
 
 MIDDLEWARE = [
