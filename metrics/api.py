@@ -33,7 +33,7 @@ class DoraApi(APIView):
         given = query.validated_data
         namespace_ids = services.counted_namespace_ids(request.user, token=request.auth)
         try:
-            figures = services.dora(
+            figures = services.dora_cached(
                 namespace_ids, days=int(given["days"]), service=given.get("service")
             )
         except services.UnknownService as unknown:

@@ -24,11 +24,14 @@ partial index `deployment_counted_finished` (namespace, finished_at) finds the w
 without touching the others, and window functions order each target's deployments once.
 """
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import connection
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from releases.models import Service
@@ -39,25 +42,29 @@ COUNTED = ("succeeded", "failed", "timed_out")
 
 SQL = """
 WITH counted AS (
-    SELECT d.id, d.release_id, d.service_id, d.namespace_id, d.status, d.finished_at
+    SELECT d.id::bigint, d.release_id::bigint, d.service_id, d.namespace_id, d.status, d.finished_at
     FROM deployments_deployment d
     WHERE d.namespace_id = ANY(%(namespaces)s)
       AND d.status IN ('succeeded', 'failed', 'timed_out') AND d.deleted_at IS NULL
       AND d.finished_at >= %(since)s AND d.finished_at < %(until)s
       {service_filter}
 ), ordered AS (
+    -- Each target's changes newest first, once: the previous one is the next row, the next
+    -- success is the smallest of the successes seen so far (a running minimum: its frame grows
+    -- from the start, so PostgreSQL keeps one value per target). As [id, release id].
     SELECT c.*,
-           lag(c.status) OVER (PARTITION BY c.service_id, c.namespace_id ORDER BY c.id)
-               AS previous_status,
-           -- the next success in the target: a running minimum from the newest down (its
-           -- frame grows from the start, so PostgreSQL keeps one running value per target)
-           min(CASE WHEN c.status = 'succeeded' THEN c.id END) OVER (
-               PARTITION BY c.service_id, c.namespace_id ORDER BY c.id DESC
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS next_success_id
+           lead(c.status) OVER newest_first AS previous_status,
+           min(ARRAY[c.id, c.release_id]) FILTER (WHERE c.status = 'succeeded')
+               OVER (newest_first ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+               AS next_success,
+           min(c.finished_at) FILTER (WHERE c.status = 'succeeded')
+               OVER (newest_first ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+               AS next_success_at
     FROM counted c
-), judged AS (
-    SELECT o.id, o.release_id, o.status, o.finished_at,
-           nxt.release_id AS next_success_release, nxt.finished_at AS next_success_at,
+    WINDOW newest_first AS (PARTITION BY c.service_id, c.namespace_id ORDER BY c.id DESC)
+), marked AS (
+    SELECT o.status, o.finished_at,
+           o.status <> 'succeeded' OR o.next_success[2] < o.release_id AS failure,
            o.status <> 'succeeded' AND coalesce(
                o.previous_status,
                -- first of its target in the window: look before it (an index probe)
@@ -66,40 +73,34 @@ WITH counted AS (
                   AND p.id < o.id AND p.deleted_at IS NULL
                   AND p.status IN ('succeeded', 'failed', 'timed_out')
                 ORDER BY p.id DESC LIMIT 1),
-               'succeeded') = 'succeeded' AS outage_start
-    FROM ordered o LEFT JOIN ordered nxt ON nxt.id = o.next_success_id
-), marked AS (
-    SELECT j.*, (j.status <> 'succeeded' OR j.next_success_release < j.release_id) AS failure
-    FROM judged j
+               'succeeded') = 'succeeded' AS outage_start,
+           extract(epoch FROM o.next_success_at - o.finished_at) AS until_success
+    FROM ordered o
 ), firsts AS (
     SELECT release_id, min(finished_at) AS first_at FROM counted
     WHERE status = 'succeeded' GROUP BY release_id
 ), leads AS (
     SELECT extract(epoch FROM f.first_at - r.created_at) AS seconds
     FROM firsts f JOIN releases_release r ON r.id = f.release_id
-    WHERE NOT EXISTS (
+    -- a release registered in the window cannot have shipped before it
+    WHERE r.created_at >= %(since)s OR NOT EXISTS (
         SELECT 1 FROM deployments_deployment e
         WHERE e.release_id = f.release_id AND e.status = 'succeeded' AND e.deleted_at IS NULL
           AND e.finished_at < %(since)s AND e.namespace_id = ANY(%(namespaces)s))
-), restores AS (
-    SELECT extract(epoch FROM next_success_at - finished_at) AS seconds
-    FROM judged WHERE outage_start
 )
-SELECT
-    (SELECT count(*) FILTER (WHERE status = 'succeeded') FROM marked),
-    (SELECT count(*) FILTER (WHERE failure) FROM marked),
-    (SELECT count(*) FROM marked),
-    (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FROM leads),
-    (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) FROM leads),
-    (SELECT count(*) FROM leads),
-    (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FROM restores),
-    (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) FROM restores),
-    (SELECT count(seconds) FROM restores),
-    (SELECT count(*) - count(seconds) FROM restores),
-    (SELECT coalesce(json_agg(json_build_array(week, deployments, failures) ORDER BY week), '[]')
-     FROM (SELECT (date_trunc('week', finished_at AT TIME ZONE 'UTC'))::date AS week,
-                  count(*) AS deployments, count(*) FILTER (WHERE failure) AS failures
-           FROM marked GROUP BY 1) w)
+SELECT changes.*, lead.*, restore.*, weekly.*
+FROM (SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE failure),
+             count(*)
+      FROM marked) changes,
+     (SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY seconds), count(*)
+      FROM leads) lead,
+     (SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY until_success),
+             count(until_success), count(*) - count(until_success)
+      FROM marked WHERE outage_start) restore,
+     (SELECT coalesce(json_agg(json_build_array(week, changes, failures) ORDER BY week), '[]')
+      FROM (SELECT (date_trunc('week', finished_at AT TIME ZONE 'UTC'))::date AS week,
+                   count(*) AS changes, count(*) FILTER (WHERE failure) AS failures
+            FROM marked GROUP BY 1) w) weekly
 """
 
 
@@ -218,13 +219,18 @@ def dora(
         service_filter = "AND d.service_id = %(service)s"
         parameters["service"] = service_id
     if namespace_ids:
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # The planner's guesses for window functions run high enough to make it compile
+            # the statement (JIT): seconds of compiling for milliseconds of work.
+            cursor.execute("SET LOCAL jit = off")
             cursor.execute(SQL.format(service_filter=service_filter), parameters)
             row = cursor.fetchone()
     else:  # nothing to count: skip the statement
-        row = (0, 0, 0, None, None, 0, None, None, 0, 0, "[]")
-    (deployments, failures, changes, lead_median, lead_p90, lead_releases, restore_median,
-     restore_p90, restored, open_failures, weekly_json) = row  # fmt: skip
+        row = (0, 0, 0, None, 0, None, 0, 0, "[]")
+    (deployments, failures, changes, lead, lead_releases, restore, restored, open_failures,
+     weekly_json) = row  # fmt: skip
+    lead_median, lead_p90 = lead or (None, None)
+    restore_median, restore_p90 = restore or (None, None)
     weekly = weeks(since, until, weekly_json)
     return Dora(
         service=service,
@@ -243,6 +249,23 @@ def dora(
         open_failures=open_failures,
         weekly=weekly,
     )
+
+
+def dora_cached(namespace_ids: list[int], *, days: int, service: str | None = None) -> Dora:
+    """`dora`, reused for KUBERNAUT_METRICS_CACHE_SECONDS by everyone who sees the same
+    production namespaces: figures over weeks do not change in a minute, and a 90-day window
+    costs a few hundred milliseconds to count at 200,000 deployments (docs/performance.md).
+    The answer's `until` says when it was counted."""
+    seconds = settings.KUBERNAUT_METRICS_CACHE_SECONDS
+    if not seconds:
+        return dora(namespace_ids, days=days, service=service)
+    sight = f"{sorted(namespace_ids)}\0{service}\0{days}"
+    key = "metrics-dora:" + hashlib.sha256(sight.encode()).hexdigest()
+    figures = cache.get(key)
+    if figures is None:
+        figures = dora(namespace_ids, days=days, service=service)
+        cache.set(key, figures, seconds)
+    return figures
 
 
 def weeks(since: datetime, until: datetime, rows) -> list[dict]:

@@ -91,11 +91,11 @@ def dora(request):
         status, error, days = 400, "days must be 7, 30 or 90; showing the last 30 days.", 30
     namespace_ids = services.counted_namespace_ids(request.user)
     try:
-        figures = services.dora(namespace_ids, days=days, service=service)
+        figures = services.dora_cached(namespace_ids, days=days, service=service)
     except services.UnknownService as unknown:
         status, error = 404, f"{unknown} Showing all services."
         service = None
-        figures = services.dora(namespace_ids, days=days)
+        figures = services.dora_cached(namespace_ids, days=days)
     context = {
         "figures": figures,
         "service": service or "",
