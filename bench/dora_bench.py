@@ -78,9 +78,9 @@ def main() -> None:
     os.environ["KUBERNAUT_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     manage("ensure_admin")
     admin_token = manage("create_api_token", "admin", "--name", "dora-bench")
-    service, viewer_token = manage(
-        "shell", "-c", SETUP_VIEWER.format(password=VIEWER_PASSWORD)
-    ).split()
+    # the last line: `shell` may say first what it imported
+    output = manage("shell", "-c", SETUP_VIEWER.format(password=VIEWER_PASSWORD))
+    service, viewer_token = output.splitlines()[-1].split()
     server = Gunicorn()
     try:
         port = server.port
