@@ -27,6 +27,7 @@ buckets start on Mondays 02-02, 02-09, 02-16, 02-23 and 03-02):
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -306,3 +307,21 @@ def test_page_says_what_was_wrong(client, live_history, admin_user):
 def test_page_needs_a_login(client):
     response = client.get(reverse("metrics"))
     assert response.status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)  # VACUUM: index-only scans need the visibility map
+def test_the_window_is_read_from_the_partial_index(admin_user):
+    """At seed_bench's shape, small: the window's changes come from deployment_counted_finished
+    (docs/performance.md has the plan at 200,000 deployments)."""
+    from django.db import connection
+
+    call_command(
+        "seed_bench", releases=10000, deployments=2000, services=50, namespaces=8, verbosity=0
+    )
+    ids = services.counted_namespace_ids(admin_user)
+    now = timezone.now()
+    parameters = {"namespaces": ids, "since": now - timedelta(days=7), "until": now}
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + services.SQL.format(service_filter=""), parameters)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "deployment_counted_finished" in plan, plan
