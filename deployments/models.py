@@ -221,6 +221,16 @@ class Deployment(SoftDeleteModel):
                 name="deployment_awaiting_approval",
                 condition=Q(status="awaiting_approval"),
             ),
+            # The DORA metrics (metrics/): the deployments that changed a namespace, by when
+            # they finished, with what the metrics read (an index-only scan).
+            models.Index(
+                fields=["namespace", "finished_at"],
+                include=["service", "release", "status", "id"],
+                name="deployment_counted_finished",
+                condition=Q(
+                    status__in=["succeeded", "failed", "timed_out"], deleted_at__isnull=True
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "notifications",
     "maintenance",
     "sso",
+    "metrics",
 ]
 
 MIDDLEWARE = [
@@ -251,6 +252,8 @@ if KUBERNAUT_BASE_URL and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", KU
 
 # How long one rendering of the overview's grid serves everyone (0: render every time).
 KUBERNAUT_OVERVIEW_CACHE_SECONDS = env_int("KUBERNAUT_OVERVIEW_CACHE_SECONDS", 2, minimum=0)
+# How long the DORA metrics counted for one set of namespaces serve everyone (0: count every time).
+KUBERNAUT_METRICS_CACHE_SECONDS = env_int("KUBERNAUT_METRICS_CACHE_SECONDS", 60, minimum=0)
 
 # Scheduled ANALYZE (maintenance/services.py): how often, and how many dead rows (and more than
 # 5% of the live ones) make a table get VACUUM (ANALYZE) instead.

@@ -22,6 +22,8 @@ from deployments.api import (
 from kubernaut import account, health, views
 from kubernaut.api import api_not_found
 from locks.api import LockDetailApi, LockListApi
+from metrics import views as metrics_views
+from metrics.api import DoraApi
 from notifications.api import DeliveryListApi, WebhookDetailApi, WebhookListApi
 from releases import views as release_views
 from releases.api import ReleaseDetailApi, ReleaseDiffApi, ReleaseListApi
@@ -51,6 +53,7 @@ api = [
     path("webhooks", WebhookListApi.as_view(), name="webhook-list"),
     path("webhooks/<int:pk>", WebhookDetailApi.as_view(), name="webhook-detail"),
     path("webhooks/<int:pk>/deliveries", DeliveryListApi.as_view(), name="webhook-deliveries"),
+    path("metrics/dora", DoraApi.as_view(), name="metrics-dora"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # [\s\S], not `.`: a path segment may hold an encoded newline, which `.` does not match.
@@ -90,6 +93,7 @@ urlpatterns = [
     path("account/tokens/", account.tokens, name="tokens"),
     path("account/tokens/<int:pk>/revoke", account.revoke, name="token-revoke"),
     path("audit/", audit_views.audit_list, name="audit"),
+    path("metrics/", metrics_views.dora, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include(api)),
 ]

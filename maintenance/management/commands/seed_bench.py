@@ -74,8 +74,14 @@ class Command(BaseCommand):
             cluster = Cluster(name="bench")
             cluster.set_kubeconfig("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n")
             cluster.save()
+        # A quarter of the namespaces (bench-0, bench-1 ...) are production, for the DORA metrics.
+        production = max(1, namespaces // 4)
         for number in range(namespaces):
-            Namespace.objects.get_or_create(cluster=cluster, name=f"bench-{number}")
+            Namespace.objects.update_or_create(
+                cluster=cluster,
+                name=f"bench-{number}",
+                defaults={"production": number < production},
+            )
         run = f"{int(time.time())}"  # keeps names unique when the command runs again
         with transaction.atomic(), connection.cursor() as cursor:
             self.step("services", cursor, """
@@ -101,26 +107,52 @@ class Command(BaseCommand):
                   ON s.name = 'svc-' || %(run)s || '-' || (n %% %(services)s + 1)
             """, run=run, services=services, releases=releases, template=TEMPLATE,
                 user=user.pk)  # fmt: skip
+            # Deployments finish over the last 180 days, in the order their releases were made
+            # (a target runs them one at a time in id order). One in twenty fails (each service
+            # now and then: a service's releases all go to one namespace), one in 53 times out,
+            # and now and then a deployment ships the release before the previous one again (a
+            # manual rollback), so the DORA metrics (metrics/) have work to do.
             self.step("deployments", cursor, """
+                WITH recent AS (
+                    SELECT id, service_id, attributes, template, created_at,
+                           (row_number() OVER (ORDER BY id DESC) - 1) / %(services)s AS round
+                    FROM releases_release
+                    WHERE deleted_at IS NULL AND created_at > now() - interval '180 days'
+                      AND service_id IN (SELECT id FROM releases_service
+                                         WHERE name LIKE 'svc-' || %(run)s || '-%%')
+                ), rounds AS (
+                    SELECT greatest(max(round) + 1, 1) AS total FROM recent
+                ), chosen AS (
+                    -- every round (one release per service) or an even share of them
+                    SELECT recent.*, lag(id, 2) OVER (PARTITION BY service_id ORDER BY id) AS older
+                    FROM recent, rounds
+                    WHERE (round * least(%(deployments)s / %(services)s + 1, rounds.total))
+                          %% rounds.total < least(%(deployments)s / %(services)s + 1, rounds.total)
+                    ORDER BY id DESC LIMIT %(deployments)s
+                )
                 INSERT INTO deployments_deployment (release_id, service_id, namespace_id,
                     requested_attributes, attributes, manifest, status, reason, timeout_seconds,
                     applied_objects, workloads, created_by_id, created_at, started_at, finished_at)
-                SELECT r.id, r.service_id, ns.id, '{}', r.attributes, r.template,
-                       CASE WHEN r.id %% 20 = 0 THEN 'failed' ELSE 'succeeded' END,
-                       CASE WHEN r.id %% 20 = 0
+                SELECT CASE WHEN r.id %% 41 = 3 AND r.older IS NOT NULL THEN r.older ELSE r.id END,
+                       r.service_id, ns.id, '{}', r.attributes, r.template,
+                       CASE WHEN (r.id / %(services)s + r.id) %% 20 = 0 THEN 'failed'
+                            WHEN r.id %% 53 = 0 THEN 'timed_out' ELSE 'succeeded' END,
+                       CASE WHEN (r.id / %(services)s + r.id) %% 20 = 0
                             THEN 'deployment.apps/app: 0/2 pods available: CrashLoopBackOff'
+                            WHEN r.id %% 53 = 0 THEN 'Not ready within 600 s.'
                             ELSE 'Rolled out deployment/app.' END,
-                       600, '[]', '[]', %(user)s, r.created_at + interval '5 minutes',
-                       r.created_at + interval '5 minutes', r.created_at + interval '6 minutes'
-                FROM (SELECT id, service_id, attributes, template, created_at FROM releases_release
-                      WHERE deleted_at IS NULL AND service_id IN
-                          (SELECT id FROM releases_service
-                           WHERE name LIKE 'svc-' || %(run)s || '-%%')
-                      ORDER BY id DESC LIMIT %(deployments)s) r
+                       600, '[]', '[]', %(user)s, t.finished - interval '2 minutes',
+                       t.finished - interval '1 minute', t.finished
+                FROM chosen r
+                -- up to 16 hours after the release: less than the time between two releases
+                -- of a service, so a target's deployments finish in id order
+                CROSS JOIN LATERAL (SELECT least(now(), r.created_at + interval '6 minutes'
+                    + (r.id %% 16) * interval '1 hour') AS finished) t
                 JOIN clusters_namespace ns ON ns.cluster_id = %(cluster)s
                      AND ns.name = 'bench-' || (r.id %% %(namespaces)s)
-            """, run=run, deployments=deployments, user=user.pk, cluster=cluster.pk,
-                namespaces=namespaces)  # fmt: skip
+                ORDER BY r.id
+            """, run=run, deployments=deployments, services=services, user=user.pk,
+                cluster=cluster.pk, namespaces=namespaces)  # fmt: skip
             self.step("log lines", cursor, """
                 INSERT INTO deployments_logentry (deployment_id, time, level, message)
                 SELECT d.id, d.started_at + line.n * interval '1 second', 'info',
@@ -130,6 +162,12 @@ class Command(BaseCommand):
                 CROSS JOIN unnest(%(lines)s::text[]) WITH ORDINALITY AS line(text, n)
                 WHERE s.name LIKE 'svc-' || %(run)s || '-%%'
             """, run=run, lines=LOG_LINES)  # fmt: skip
+        # As autovacuum would after a while: index-only scans (the DORA metrics') need the
+        # visibility map of freshly inserted rows.
+        with connection.cursor() as cursor:
+            clock = time.monotonic()
+            cursor.execute("VACUUM deployments_deployment")
+            self.stdout.write(f"VACUUM deployments: {time.monotonic() - clock:.1f} s")
         run_record = analyze(MaintenanceRun.Trigger.COMMAND)
         self.stdout.write(
             f"Done in {time.monotonic() - started:.0f} s (ANALYZE {run_record.duration_ms} ms)."
