@@ -54,6 +54,12 @@ def no_overview_cache(settings):
     settings.KUBERNAUT_OVERVIEW_CACHE_SECONDS = 0
 
 
+@pytest.fixture(autouse=True)
+def no_metrics_cache(settings):
+    # Tests read the DORA figures right after the deployments they count.
+    settings.KUBERNAUT_METRICS_CACHE_SECONDS = 0
+
+
 def team(name: str):
     from teams.models import Team
 
