@@ -167,6 +167,7 @@ def create_deployment(
         deployment = Deployment.objects.create(
             status=Deployment.Status.AWAITING_APPROVAL if waits else Deployment.Status.PENDING,
             release=release,
+            release_created_at=release.created_at,
             service_id=release.service_id,
             namespace=namespace,
             requested_attributes=attributes,

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -135,6 +136,14 @@ def test_thirty_days_overall_match_the_figures_worked_out_by_hand(history, admin
     ]
     assert result["since"] == "2026-02-03T12:00:00+00:00"
     assert result["until"] == "2026-03-05T12:00:00+00:00"
+
+
+def test_the_copied_registration_time_counts_as_the_release_s_own(history, admin_user):
+    # Rows inserted without the copy (above) look the release up; create_deployment fills it.
+    looked_up = figures(admin_user, 30)
+    registered = Release.objects.filter(pk=OuterRef("release_id")).values("created_at")[:1]
+    assert Deployment.objects.update(release_created_at=Subquery(registered)) == 17
+    assert figures(admin_user, 30) == looked_up
 
 
 def test_seven_days_look_before_the_window_for_first_successes_and_outages(history, admin_user):

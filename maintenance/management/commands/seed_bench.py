@@ -132,9 +132,9 @@ class Command(BaseCommand):
                 )
                 INSERT INTO deployments_deployment (release_id, service_id, namespace_id,
                     requested_attributes, attributes, manifest, status, reason, timeout_seconds,
-                    applied_objects, workloads, created_by_id, created_at, started_at, finished_at)
-                SELECT CASE WHEN r.id %% 41 = 3 AND r.older IS NOT NULL THEN r.older ELSE r.id END,
-                       r.service_id, ns.id, '{}', r.attributes, r.template,
+                    applied_objects, workloads, created_by_id, created_at, started_at, finished_at,
+                    release_created_at)
+                SELECT shipped.id, r.service_id, ns.id, '{}', r.attributes, r.template,
                        CASE WHEN (r.id / %(services)s + r.id) %% 20 = 0 THEN 'failed'
                             WHEN r.id %% 53 = 0 THEN 'timed_out' ELSE 'succeeded' END,
                        CASE WHEN (r.id / %(services)s + r.id) %% 20 = 0
@@ -142,8 +142,12 @@ class Command(BaseCommand):
                             WHEN r.id %% 53 = 0 THEN 'Not ready within 600 s.'
                             ELSE 'Rolled out deployment/app.' END,
                        600, '[]', '[]', %(user)s, t.finished - interval '2 minutes',
-                       t.finished - interval '1 minute', t.finished
+                       t.finished - interval '1 minute', t.finished, shipped.created_at
                 FROM chosen r
+                CROSS JOIN LATERAL (
+                    SELECT x.id, x.created_at FROM releases_release x
+                    WHERE x.id = CASE WHEN r.id %% 41 = 3 AND r.older IS NOT NULL THEN r.older
+                                      ELSE r.id END) shipped
                 -- up to 16 hours after the release: less than the time between two releases
                 -- of a service, so a target's deployments finish in id order
                 CROSS JOIN LATERAL (SELECT least(now(), r.created_at + interval '6 minutes'
