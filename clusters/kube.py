@@ -13,6 +13,7 @@ from functools import partial
 
 import urllib3
 import yaml
+from kubernetes import client as kube_client
 from kubernetes import config as kube_config
 from kubernetes import watch as kube_watch
 from kubernetes.client.exceptions import ApiException
@@ -220,17 +221,10 @@ class ClusterClient:
         return True
 
     def version(self) -> dict:
-        """The server's version (GET /version): gitVersion, platform, ..."""
+        """The server's version (GET /version), as the API spells it: gitVersion, platform..."""
         with translated_errors(self.where):
-            response = self.api.call_api(
-                "/version",
-                "GET",
-                response_type="object",
-                auth_settings=["BearerToken"],
-                _return_http_data_only=True,
-                _request_timeout=self.timeout,
-            )
-        return response if isinstance(response, dict) else {}
+            answer = kube_client.VersionApi(self.api).get_code(_request_timeout=self.timeout)
+        return self.api.sanitize_for_serialization(answer)
 
     def list(self, api_version: str, kind: str, namespace: str, **selectors) -> tuple[list, str]:
         """Objects of a kind in a namespace, and the resourceVersion to watch from."""
