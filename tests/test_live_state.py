@@ -165,6 +165,25 @@ def test_the_service_page_shows_live_state_and_links_to_the_drift(
     assert "+  replicas: 1" in drift
 
 
+def test_the_overview_marks_cells_whose_objects_are_gone(client, target, alice, monkeypatch):
+    deployment = deployed(target, alice)
+    client.force_login(alice)
+    assert ">in sync<" in client.get("/").content.decode()
+
+    client_ = ClusterClient.for_cluster(target.cluster)
+    client_.delete("apps/v1", "Deployment", "hello-world", target.name)
+    client_.close()
+    page = client.get("/").content.decode()
+    assert f'href="/deployments/{deployment.pk}/drift"' in page and ">missing<" in page
+
+    from kubernaut import views
+
+    monkeypatch.setattr(views, "OVERVIEW_LIVE_CELLS", 0)  # a grid of more cells than are read
+    page = client.get("/").content.decode()
+    assert ">missing<" not in page
+    assert "What the clusters run is shown for the first 0 deployed cells" in page
+
+
 def test_the_drift_page_is_only_for_those_who_see_the_namespace(client, target, alice, charlie):
     deployment = deployed(target, alice)
     client.force_login(charlie)
