@@ -23,6 +23,7 @@ migration Job may be cleaned away by design. A reading is reused for KUBERNAUT_L
 
 from __future__ import annotations
 
+import base64
 import difflib
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -151,7 +152,32 @@ def intended(obj: dict) -> dict:
     cleaned["metadata"] = {
         key: value for key, value in cleaned["metadata"].items() if key in COMPARED_METADATA
     }
+    if _is_secret(cleaned) and isinstance(cleaned.get("stringData"), dict):
+        # The API keeps stringData only as base64 in data (stringData is write-only).
+        data = dict(cleaned.get("data") or {})
+        for key, value in cleaned.pop("stringData").items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        cleaned["data"] = data
     return cleaned
+
+
+def _is_secret(obj: dict) -> bool:
+    return obj.get("apiVersion") == "v1" and obj.get("kind") == "Secret"
+
+
+def _masked(wanted: dict, seen: dict) -> tuple[dict, dict]:
+    """A Secret's values hidden on both sides of its diff, saying only which changed: a value
+    set by hand in the cluster was never Kubernaut's to show."""
+    wanted_data, seen_data = wanted.get("data") or {}, seen.get("data") or {}
+    hidden = dict.fromkeys(wanted_data, "(hidden)")
+    changed = {
+        key: "(hidden)" if seen_data.get(key) == value else "(hidden, changed in the cluster)"
+        for key, value in wanted_data.items()
+        if key in seen_data
+    }
+    masked_wanted = {**wanted, "data": hidden} if "data" in wanted else wanted
+    masked_seen = {**seen, "data": changed} if "data" in seen else seen
+    return masked_wanted, masked_seen
 
 
 def judge(applied: dict, live: dict | None) -> LiveObject:
@@ -165,6 +191,8 @@ def judge(applied: dict, live: dict | None) -> LiveObject:
     found = LiveObject(name=name, state=OK, images=images, ready=ready, desired=desired)
     if seen != wanted:
         found.state = DRIFT
+        if _is_secret(wanted):
+            wanted, seen = _masked(wanted, seen)
         found.diff = "".join(
             difflib.unified_diff(
                 preview.as_yaml(wanted),

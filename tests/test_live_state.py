@@ -202,6 +202,26 @@ def test_the_service_page_renders_fast_when_a_cluster_is_down(client, target, al
     assert ">unreachable<" in page
 
 
+def test_a_secret_changed_by_hand_is_drift_without_its_values():
+    applied = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "x"},
+               "stringData": {"password": "deployed-value"}}  # fmt: skip
+    live = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "x"},
+        "data": {"password": "c2V0LWJ5LWhhbmQ="},
+        "type": "Opaque",
+    }  # base64 "set-by-hand"
+
+    judged = live_state.judge(applied, live)
+
+    assert judged.state == DRIFT
+    assert "(hidden, changed in the cluster)" in judged.diff
+    assert "c2V0LWJ5LWhhbmQ" not in judged.diff and "ZGVwbG95ZWQtdmFsdWU" not in judged.diff
+    same = {**live, "data": {"password": "ZGVwbG95ZWQtdmFsdWU="}}  # base64 "deployed-value"
+    assert live_state.judge(applied, same).state == OK
+
+
 # --- the comparison's rules -----------------------------------------------------------------
 
 
