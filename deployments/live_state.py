@@ -260,9 +260,9 @@ def _read(client_for, wanted: list[_Wanted]) -> dict[int, LiveState]:
                         obj["apiVersion"], obj["kind"], metadata["name"], metadata.get("namespace")
                     )
                 except ClusterError as error:
-                    if error.retryable or error.status in (401, 403) or error.status is None:
-                        raise
-                    live = None  # e.g. a kind the cluster no longer serves
+                    if error.retryable or error.status is not None:
+                        raise  # the cluster as a whole: down, refusing the credentials, ...
+                    live = None  # a kind the cluster no longer serves (its CRD was deleted)
                 found.append(judge(obj, live))
             worst = min((o.state for o in found), key=SEVERITY.index, default=OK)
             states[item.pk] = LiveState(worst, found)

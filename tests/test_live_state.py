@@ -92,6 +92,18 @@ def test_a_deleted_object_is_missing(target, alice):
     assert state.images == ["registry.example/hello:1"]  # the workload is still read
 
 
+def test_an_object_of_a_kind_no_longer_served_is_missing(target, alice, make_release):
+    from tests.test_pages_overview import deployed as recorded
+
+    manifest = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+    deployment = recorded(make_release(), target, alice, manifest=manifest)
+
+    state = state_of(deployment)
+
+    assert state.state == MISSING, state.problem
+    assert state.sentence == "Gone from the cluster: widget.example.com/w."
+
+
 def with_server(target, server: str) -> None:
     cluster = target.cluster
     config = yaml.safe_load(cluster.kubeconfig)
@@ -160,6 +172,8 @@ def test_the_service_page_shows_live_state_and_links_to_the_drift(
     page = client.get("/services/hello-world/").content.decode()
     assert f'href="/deployments/{deployment.pk}/drift"' in page and ">drift<" in page
 
+    detail = client.get(f"/deployments/{deployment.pk}/").content.decode()
+    assert f'href="/deployments/{deployment.pk}/drift">Compare with the cluster now' in detail
     drift = client.get(f"/deployments/{deployment.pk}/drift").content.decode()
     assert "deployment.apps/hello-world" in drift
     assert "+  replicas: 1" in drift
