@@ -240,13 +240,9 @@ def applied_objects(manifest: str, service: str, namespace: str) -> list[dict]:
     return apply.plan(objects, service=service, namespace=namespace).objects
 
 
-def _read(client_for, wanted: list[_Wanted]) -> dict[int, LiveState]:
+def _read(client: ClusterClient, wanted: list[_Wanted]) -> dict[int, LiveState]:
     """Read one cluster's objects for its deployments; runs in a thread, no database."""
     states: dict[int, LiveState] = {}
-    try:
-        client = client_for()
-    except ClusterError as error:
-        return {item.pk: LiveState(UNREACHABLE, problem=str(error)) for item in wanted}
     try:
         for item in wanted:
             if item.problem:
@@ -280,8 +276,8 @@ def live_state(deployments: list[Deployment], *, fresh: bool = False) -> dict[in
     Answers within KUBERNAUT_LIVE_TIMEOUT_MS whatever the clusters do: one thread per cluster,
     each request bounded by the same budget; a cluster that has not answered by then is
     unreachable. Readings come from the cache when they are recent. One query at most (the
-    manifests of the deployments not in the cache). `fresh`: ask the clusters even when a
-    recent reading is cached (the drift page).
+    manifests of the deployments not in the cache, on clusters whose kubeconfig can be used).
+    `fresh`: ask the clusters even when a recent reading is cached (the drift page).
     """
     if not deployments:
         return {}
@@ -294,54 +290,64 @@ def live_state(deployments: list[Deployment], *, fresh: bool = False) -> dict[in
         return states
     budget = settings.KUBERNAUT_LIVE_TIMEOUT_MS / 1000
     started = time.monotonic()
-    rows = Deployment.objects.filter(pk__in=[d.pk for d in todo]).values_list(
-        "pk", "manifest", "service__name"
-    )
-    by_cluster: dict[int, list[_Wanted]] = {}
-    clusters = {}
+    read: dict[int, LiveState] = {}
+
+    # Clients first (no network): a cluster whose kubeconfig cannot be used costs no query and
+    # no thread. The threads get ready clients: they never touch the database or the keys.
+    by_cluster: dict[int, list[Deployment]] = {}
     for deployment in todo:
-        clusters[deployment.namespace.cluster_id] = deployment.namespace.cluster
-    details = {pk: (manifest, service) for pk, manifest, service in rows}
-    for deployment in todo:
-        manifest, service = details[deployment.pk]
-        cluster = deployment.namespace.cluster
-        item = _Wanted(deployment.pk, cluster.name, [])
+        by_cluster.setdefault(deployment.namespace.cluster_id, []).append(deployment)
+    clients: dict[int, ClusterClient] = {}
+    for cluster_id, members in by_cluster.items():
+        cluster = members[0].namespace.cluster
         try:
-            item.objects = applied_objects(manifest, service, deployment.namespace.name)
-        except TemplateProblem as problem:
-            item.problem = f"The deployed manifest cannot be read again: {problem}"
-        by_cluster.setdefault(cluster.pk, []).append(item)
+            clients[cluster_id] = ClusterClient.for_cluster(cluster, timeout=(budget, budget))
+        except ClusterError as error:
+            read.update({d.pk: LiveState(UNREACHABLE, problem=str(error)) for d in members})
 
-    timeout = (budget, budget)
-    pool = ThreadPoolExecutor(max_workers=min(8, len(by_cluster)), thread_name_prefix="live")
-    futures = {}
-    for cluster_id, wanted in by_cluster.items():
-        cluster = clusters[cluster_id]
-        # The kubeconfig is decrypted here: the threads never touch the database or the keys.
-        kubeconfig, context, name = cluster.kubeconfig, cluster.context, cluster.name
-
-        def client_for(kubeconfig=kubeconfig, context=context, name=name) -> ClusterClient:
-            return ClusterClient(kubeconfig, context, name=name, timeout=timeout)
-
-        futures[pool.submit(_read, client_for, wanted)] = (cluster.name, wanted)
-    left = max(0.0, budget - (time.monotonic() - started))
-    wait_for(futures, timeout=left)
-    pool.shutdown(wait=False)  # a late answer is dropped; the requests' own timeouts end them
-    fresh: dict[int, LiveState] = {}
-    for future, (cluster_name, wanted) in futures.items():
-        if future.done() and future.exception() is None:
-            fresh.update(future.result())
-        else:
-            problem = (
-                f"Cluster {cluster_name} did not answer within {budget:g} s; what runs there "
-                "cannot be shown now."
-                if not future.done()
-                else f"Cluster {cluster_name} could not be read: {future.exception()}"
+    wanted: dict[int, list[_Wanted]] = {}
+    if clients:
+        usable = [d.pk for d in todo if d.namespace.cluster_id in clients]
+        details = {
+            pk: (manifest, service)
+            for pk, manifest, service in Deployment.objects.filter(pk__in=usable).values_list(
+                "pk", "manifest", "service__name"
             )
-            fresh.update({item.pk: LiveState(UNREACHABLE, problem=problem) for item in wanted})
+        }
+        for cluster_id in clients:
+            for deployment in by_cluster[cluster_id]:
+                if deployment.pk not in details:
+                    continue  # deleted meanwhile: nothing to show
+                manifest, service = details[deployment.pk]
+                item = _Wanted(deployment.pk, deployment.namespace.cluster.name, [])
+                try:
+                    item.objects = applied_objects(manifest, service, deployment.namespace.name)
+                except TemplateProblem as problem:
+                    item.problem = f"The deployed manifest cannot be read again: {problem}"
+                wanted.setdefault(cluster_id, []).append(item)
+
+    if wanted:
+        pool = ThreadPoolExecutor(max_workers=min(8, len(wanted)), thread_name_prefix="live")
+        futures = {
+            pool.submit(_read, clients[cluster_id], items): items
+            for cluster_id, items in wanted.items()
+        }
+        wait_for(futures, timeout=max(0.0, budget - (time.monotonic() - started)))
+        pool.shutdown(wait=False)  # a late answer is dropped; the requests' own timeouts end them
+        for future, items in futures.items():
+            if future.done() and future.exception() is None:
+                read.update(future.result())
+                continue
+            name = items[0].cluster_name
+            problem = (
+                f"Cluster {name} did not answer within {budget:g} s; what runs there cannot be "
+                "shown now."
+                if not future.done()
+                else f"Cluster {name} could not be read: {future.exception()}"
+            )
+            read.update({item.pk: LiveState(UNREACHABLE, problem=problem) for item in items})
     if settings.KUBERNAUT_LIVE_CACHE_SECONDS:
         cache.set_many(
-            {keys[pk]: state for pk, state in fresh.items()},
-            settings.KUBERNAUT_LIVE_CACHE_SECONDS,
+            {keys[pk]: state for pk, state in read.items()}, settings.KUBERNAUT_LIVE_CACHE_SECONDS
         )
-    return {**states, **fresh}
+    return {**states, **read}
