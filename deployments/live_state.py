@@ -326,6 +326,9 @@ def live_state(deployments: list[Deployment], *, fresh: bool = False) -> dict[in
                     item.problem = f"The deployed manifest cannot be read again: {problem}"
                 wanted.setdefault(cluster_id, []).append(item)
 
+    for cluster_id, client in clients.items():
+        if cluster_id not in wanted:
+            client.close()
     if wanted:
         pool = ThreadPoolExecutor(max_workers=min(8, len(wanted)), thread_name_prefix="live")
         futures = {
