@@ -2,15 +2,22 @@ import json
 
 import yaml
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.postgres.forms import SimpleArrayField
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
+from clusters import services
 from clusters.models import Cluster, Namespace
 from kubernaut import safe_yaml
 from kubernaut.admin import DeletedFilter, SoftDeleteAdmin
 from kubernaut.parsers import unstorable_text
 from kubernaut.validators import ATTRIBUTE_NAME
+
+# A person pressed the button and waits for the answer: the seam's usual connect timeout.
+TEST_TIMEOUT = (5, 10)
 
 
 def kubeconfig_problem(text: str, context: str) -> str | None:
@@ -87,6 +94,39 @@ class ClusterAdmin(SoftDeleteAdmin):
     list_display = ["name", "context", "timeout_seconds", "created_at", "deleted_at"]
     list_filter = [DeletedFilter]
     search_fields = ["name"]
+    readonly_fields = ["api_server", "server_version"]
+    # The "Test connection" button (a POST of its own, outside the change form).
+    change_form_template = "admin/clusters/cluster/change_form.html"
+
+    @admin.display(description="API server")
+    def api_server(self, cluster: Cluster) -> str:
+        return services.api_server(cluster) if cluster.kubeconfig_encrypted else "–"
+
+    @admin.display(description="Server version")
+    def server_version(self, cluster: Cluster) -> str:
+        """Asked each time the page is shown, briefly: an unreachable cluster says so."""
+        if not cluster.kubeconfig_encrypted:
+            return "–"
+        connection = services.check_connection(cluster)
+        return connection.version if connection.ok else f"Not known: {connection.sentence}"
+
+    def get_urls(self):
+        test = self.admin_site.admin_view(require_POST(self.test_connection))
+        return [
+            path("<int:pk>/test-connection/", test, name="clusters_cluster_test_connection"),
+            *super().get_urls(),
+        ]
+
+    def test_connection(self, request, pk: int):
+        """Ask the cluster its version with Kubernaut's credentials and say how it went."""
+        cluster = get_object_or_404(Cluster.all_objects, pk=pk)
+        if not self.has_view_or_change_permission(request, cluster):
+            raise PermissionDenied
+        connection = services.check_connection(cluster, timeout=TEST_TIMEOUT)
+        level = messages.SUCCESS if connection.ok else messages.ERROR
+        text = connection.sentence if connection.ok else f"Connection failed: {connection.sentence}"
+        self.message_user(request, text, level)
+        return redirect(reverse("admin:clusters_cluster_change", args=[pk]))
 
 
 def one_per_line(field_name: str) -> SimpleArrayField:

@@ -13,6 +13,7 @@ from functools import partial
 
 import urllib3
 import yaml
+from kubernetes import client as kube_client
 from kubernetes import config as kube_config
 from kubernetes import watch as kube_watch
 from kubernetes.client.exceptions import ApiException
@@ -116,7 +117,15 @@ def forget_discovery() -> None:
 class ClusterClient:
     """A connection to one cluster, made from the contents of a kubeconfig."""
 
-    def __init__(self, kubeconfig: str, context: str = "", name: str = ""):
+    def __init__(
+        self,
+        kubeconfig: str,
+        context: str = "",
+        name: str = "",
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+    ):
+        """`timeout` (connect, read) in seconds bounds every request: pages that must answer
+        quickly (the live state) pass a short one."""
         try:
             config_dict = safe_yaml.load(kubeconfig)
             self.api = kube_config.new_client_from_config_dict(
@@ -128,14 +137,17 @@ class ClusterClient:
         # How messages name the cluster: by Kubernaut's name for it when there is one.
         self.where = f"{name} at {self.server}" if name else f"at {self.server}"
         # A default for requests that take no timeout of their own (discovery).
+        self.timeout = timeout
         self.api.rest_client.pool_manager.connection_pool_kw["timeout"] = urllib3.Timeout(
-            connect=CONNECT_TIMEOUT, read=READ_TIMEOUT
+            connect=timeout[0], read=timeout[1]
         )
         self._dynamic: DynamicClient | None = None
 
     @classmethod
-    def for_cluster(cls, cluster) -> "ClusterClient":
-        return cls(cluster.kubeconfig, cluster.context, name=cluster.name)
+    def for_cluster(
+        cls, cluster, timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT)
+    ) -> "ClusterClient":
+        return cls(cluster.kubeconfig, cluster.context, name=cluster.name, timeout=timeout)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -173,7 +185,7 @@ class ClusterClient:
                 field_manager=FIELD_MANAGER,
                 force_conflicts=True,
                 dry_run="All" if dry_run else None,
-                _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                _request_timeout=self.timeout,
             )
         return result.to_dict()
 
@@ -181,9 +193,7 @@ class ClusterClient:
         resource = self.resource(api_version, kind)
         with translated_errors(self.where):
             try:
-                found = resource.get(
-                    name=name, namespace=namespace, _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
-                )
+                found = resource.get(name=name, namespace=namespace, _request_timeout=self.timeout)
             except DynamicApiError as error:
                 if error.status == 404:
                     return None
@@ -202,7 +212,7 @@ class ClusterClient:
                     name=name,
                     namespace=namespace if resource.namespaced else None,
                     body={"propagationPolicy": "Background"},
-                    _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    _request_timeout=self.timeout,
                 )
             except DynamicApiError as error:
                 if error.status == 404:
@@ -210,12 +220,18 @@ class ClusterClient:
                 raise
         return True
 
+    def version(self) -> dict:
+        """The server's version (GET /version), as the API spells it: gitVersion, platform..."""
+        with translated_errors(self.where):
+            answer = kube_client.VersionApi(self.api).get_code(_request_timeout=self.timeout)
+        return self.api.sanitize_for_serialization(answer)
+
     def list(self, api_version: str, kind: str, namespace: str, **selectors) -> tuple[list, str]:
         """Objects of a kind in a namespace, and the resourceVersion to watch from."""
         resource = self.resource(api_version, kind)
         with translated_errors(self.where):
             found = resource.get(
-                namespace=namespace, _request_timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **selectors
+                namespace=namespace, _request_timeout=self.timeout, **selectors
             ).to_dict()
         return found.get("items") or [], found.get("metadata", {}).get("resourceVersion", "")
 

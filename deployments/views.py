@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from clusters.models import Namespace
-from deployments import preview, services
+from deployments import live_state, preview, services
 from deployments.forms import DeployForm, DeploymentFilterForm, attributes_text
 from deployments.models import AlreadyFinished, Deployment
 from kubernaut.views import filter_query, newest_first, require_permission
@@ -250,6 +250,18 @@ def deployment_detail(request, pk: int):
         "promote_to": promotable_to(request, deployment),
     }
     return render(request, "deployments/detail.html", context)
+
+
+@login_required
+def deployment_drift(request, pk: int):
+    """What the cluster holds now for each object of a deployment, against what it applied:
+    the diff of the fields Kubernaut set (docs/live-state.md). Read afresh, within the live
+    state's time budget."""
+    deployment = visible_or_404(request, pk, Deployment.objects.select_related(*RELATED))
+    state = None
+    if deployment.status == Deployment.Status.SUCCEEDED:
+        state = live_state.live_state([deployment], fresh=True)[deployment.pk]
+    return render(request, "deployments/drift.html", {"deployment": deployment, "live": state})
 
 
 def promotable_to(request, deployment: Deployment) -> Namespace | None:

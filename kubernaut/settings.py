@@ -252,6 +252,10 @@ if KUBERNAUT_BASE_URL and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", KU
 
 # How long one rendering of the overview's grid serves everyone (0: render every time).
 KUBERNAUT_OVERVIEW_CACHE_SECONDS = env_int("KUBERNAUT_OVERVIEW_CACHE_SECONDS", 2, minimum=0)
+# Live state (docs/live-state.md): how long the pages wait for all clusters together, in
+# milliseconds, and how long one reading of a deployment's live objects is reused (0: never).
+KUBERNAUT_LIVE_TIMEOUT_MS = env_int("KUBERNAUT_LIVE_TIMEOUT_MS", 1500, minimum=100)
+KUBERNAUT_LIVE_CACHE_SECONDS = env_int("KUBERNAUT_LIVE_CACHE_SECONDS", 10, minimum=0)
 # How long the DORA metrics counted for one set of namespaces serve everyone (0: count every time).
 KUBERNAUT_METRICS_CACHE_SECONDS = env_int("KUBERNAUT_METRICS_CACHE_SECONDS", 60, minimum=0)
 

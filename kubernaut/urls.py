@@ -84,6 +84,7 @@ urlpatterns = [
         deployment_views.deployment_progress,
         name="deployment-progress",
     ),
+    path("deployments/<int:pk>/drift", deployment_views.deployment_drift, name="drift"),
     path("deployments/<int:pk>/redeploy", deployment_views.redeploy, name="redeploy"),
     path("deployments/<int:pk>/rollback", deployment_views.rollback, name="rollback"),
     path("deployments/<int:pk>/cancel", deployment_views.cancel, name="cancel"),

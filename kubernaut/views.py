@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from clusters.models import Namespace
+from deployments import live_state
 from deployments import services as deployment_services
 from deployments.models import Deployment
 from locks.models import Lock
@@ -30,6 +31,8 @@ from teams import access
 
 PAGE_SIZE = 50
 OVERVIEW_SERVICES = 50  # a grid people read at a glance; search finds the rest
+# Cells whose live state the overview reads (in reading order); the service page shows all.
+OVERVIEW_LIVE_CELLS = 50
 
 
 def require_permission(*codenames: str) -> Callable:
@@ -87,6 +90,7 @@ class Cell:
     # runs there yet), and what runs there.
     ahead_of: Namespace | None = None
     next_running: Deployment | None = None
+    live: "live_state.LiveState | None" = None  # what the cluster runs (the first cells only)
 
     @property
     def still_running(self) -> Deployment | None:
@@ -189,6 +193,7 @@ def overview_grid(query: str, visible: QuerySet) -> dict:
         return found
 
     rows = [(service, [cell(service, ns) for ns in namespaces]) for service in services]
+    live_cells = add_live_state(rows, by_id)
     for namespace in namespaces:
         namespace.next_shown = by_id.get(namespace.next_stage_id)
     return {
@@ -197,7 +202,23 @@ def overview_grid(query: str, visible: QuerySet) -> dict:
         "rows": rows,
         "truncated": truncated,
         "no_role": no_role,
+        "live_cells_capped": live_cells > OVERVIEW_LIVE_CELLS,
+        "live_cells_limit": OVERVIEW_LIVE_CELLS,
     }
+
+
+def add_live_state(rows: list, namespaces: dict[int, Namespace]) -> int:
+    """Read what the clusters run for the first OVERVIEW_LIVE_CELLS cells where something
+    runs (within the live state's time budget, deployments/live_state.py) and put it on them.
+    Returns how many cells had something running."""
+    cells = [cell for _, cells in rows for cell in cells if cell and cell.running]
+    shown = cells[:OVERVIEW_LIVE_CELLS]
+    for cell in shown:
+        cell.running.namespace = namespaces[cell.running.namespace_id]  # with its cluster
+    states = live_state.live_state([cell.running for cell in shown])
+    for cell in shown:
+        cell.live = states.get(cell.running.pk)
+    return len(cells)
 
 
 def in_stage_order(namespaces: list[Namespace]) -> list[Namespace]:

@@ -4,6 +4,7 @@ from django import forms
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
+from deployments import live_state
 from deployments import services as deployment_services
 from deployments.models import Deployment
 from kubernaut.views import filter_query, newest_first, require_permission
@@ -50,6 +51,11 @@ def service_detail(request, name: str):
         live = deployment_services.live_deployments(
             service.pk, [namespace.pk for namespace in namespaces]
         )
+        # What the clusters run now, beside what was deployed (bounded in time: a cluster that
+        # does not answer shows as unreachable).
+        states = live_state.live_state(live)
+        for deployment in live:
+            deployment.live = states.get(deployment.pk)
         history = list(
             access.limit_to_visible(Deployment.objects.filter(service=service), request.user)
             .select_related("release", "service", "namespace__cluster", "created_by")

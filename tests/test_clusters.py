@@ -82,7 +82,9 @@ def test_admin_never_shows_the_kubeconfig_back(admin_user, client):
 
     page = client.get(f"/admin/clusters/cluster/{cluster.pk}/change/").content.decode()
     assert "super-secret-token" not in page
-    assert "k8s.example" not in page
+    # The API server's address is shown (read-only, issue 15), the kubeconfig itself never.
+    assert "https://k8s.example:6443" in page
+    assert "current-context" not in page and "clusters:" not in page
 
     # Saving without a new kubeconfig keeps the old one.
     client.post(
@@ -149,3 +151,50 @@ def test_discovery_leaves_no_files_behind(sandbox_cluster, tmp_path, monkeypatch
         assert client.get("v1", "Namespace", "default", None)["metadata"]["name"] == "default"
         client.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_admin_shows_the_api_server_and_its_version(admin_user, client, sandbox_cluster):
+    cluster = Cluster(name="sandbox", timeout_seconds=30)
+    cluster.set_kubeconfig(sandbox_cluster.kubeconfig.read_text())
+    cluster.save()
+    client.force_login(admin_user)
+
+    page = client.get(f"/admin/clusters/cluster/{cluster.pk}/change/").content.decode()
+
+    assert sandbox_cluster.url in page
+    assert "v1.37.0-sandbox" in page
+    assert f'action="/admin/clusters/cluster/{cluster.pk}/test-connection/"' in page
+
+
+def test_test_connection_says_how_it_went(admin_user, client, sandbox_cluster):
+    cluster = Cluster(name="sandbox", timeout_seconds=30)
+    cluster.set_kubeconfig(sandbox_cluster.kubeconfig.read_text())
+    cluster.save()
+    client.force_login(admin_user)
+    url = f"/admin/clusters/cluster/{cluster.pk}/test-connection/"
+
+    page = client.post(url, follow=True).content.decode()
+    assert f"Connected to sandbox at {sandbox_cluster.url}: Kubernetes v1.37.0-sandbox" in page
+
+    assert client.get(url).status_code == 405  # only a POST asks the cluster
+
+    cluster.set_kubeconfig(sandbox_cluster.kubeconfig.read_text().replace(
+        sandbox_cluster.url, "https://127.0.0.1:9"))  # fmt: skip
+    cluster.save()
+    page = client.post(url, follow=True).content.decode()
+    assert "Connection failed: The cluster sandbox at https://127.0.0.1:9 is unreachable" in page
+
+
+def test_test_connection_needs_the_admin_and_csrf(client, alice, admin_user, sandbox_cluster):
+    from django.test import Client
+
+    cluster = Cluster(name="sandbox", timeout_seconds=30)
+    cluster.set_kubeconfig(sandbox_cluster.kubeconfig.read_text())
+    cluster.save()
+    url = f"/admin/clusters/cluster/{cluster.pk}/test-connection/"
+    client.force_login(alice)
+    assert client.post(url).status_code in (302, 403)  # alice is no admin: to the login page
+
+    checked = Client(enforce_csrf_checks=True)
+    checked.force_login(admin_user)
+    assert checked.post(url).status_code == 403

@@ -66,8 +66,9 @@ def test_overview_queries_do_not_grow_with_rows(
     client.force_login(alice)
 
     # Session, user, permissions, services, namespaces, two grid lookups, the deployments.
-    # The grid's queries, the roles (2), the locks (1) and the nav's permissions (2).
-    with django_assert_max_num_queries(12):
+    # The grid's queries, the roles (2), the locks (1) and the nav's permissions (2), and the
+    # manifests of what runs, for the live state (1).
+    with django_assert_max_num_queries(13):
         response = client.get("/")
 
     assert response.status_code == 200
