@@ -1,0 +1,55 @@
+"""Issue 15, a first hour without papercuts: each small fix seen in Chromium.
+
+Rows are made through the ORM (as tests/test_pages_overview.py does) unless the point is what
+the page does live, where a real worker runs the deployment. One page load checks several
+things where it can: each browser test costs seconds.
+"""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from deployments.models import Deployment
+from tests.test_pages_overview import deployed, make_place
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_times_statuses_icon_docs_and_error_pages_are_kubernauts(
+    logged_in: Page, live_server, alice, make_release, screenshot
+):
+    page = logged_in
+    release = make_release(version="1.0.0")
+    staging = make_place("main", "staging")
+    deployed(release, staging, alice, status=Deployment.Status.TIMED_OUT, reason="Too long.")
+
+    page.goto(f"{live_server.url}/deployments/")
+    row = page.locator("tbody tr").first
+    expect(row.locator("time")).to_have_text("just now")
+    expect(row.locator(".status")).to_have_text("Timed out")
+    expect(page.get_by_label("Status")).to_contain_text("Timed out")
+    screenshot("papercuts-deployments-timed-out")
+
+    # The icon: linked from every page, and /favicon.ico answers for the pages that do not link.
+    icon = page.locator("link[rel=icon]").get_attribute("href")
+    assert page.request.get(f"{live_server.url}{icon}").headers["content-type"] == "image/svg+xml"
+    answer = page.request.get(f"{live_server.url}/favicon.ico")
+    assert answer.ok and answer.headers["content-type"] == "image/svg+xml"
+
+    page.goto(f"{live_server.url}/api/docs/")
+    expect(page.locator(".swagger-ui .title").first).to_contain_text("Kubernaut API")
+    screenshot("papercuts-api-docs")
+    page.get_by_role("link", name="Back to the app").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+    missing = page.goto(f"{live_server.url}/no-such-page/")
+    assert missing.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    expect(page.locator(".brand")).to_have_text("Kubernaut")
+
+    # A form whose CSRF token went stale (logged out and in again in another tab, say).
+    page.goto(f"{live_server.url}/deployments/")
+    page.context.clear_cookies(name="csrftoken")
+    page.locator("form[action='/logout/'] button").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("The form has expired")
+    expect(page.locator(".brand")).to_have_text("Kubernaut")
+    screenshot("papercuts-csrf")
