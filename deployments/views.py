@@ -117,7 +117,10 @@ def deploy(request, release_id: int):
                     if given["promoted_from"]
                     else ""
                 )
-                messages.success(request, f"Deployment #{deployment.pk} is queued{again}.")
+                # "queued": the page's script takes it away once the deployment has ended.
+                messages.success(
+                    request, f"Deployment #{deployment.pk} is queued{again}.", extra_tags="queued"
+                )
                 return redirect("deployment", pk=deployment.pk)
     elif original is not None or promoted is not None:
         # The form says why it cannot be used as it is.

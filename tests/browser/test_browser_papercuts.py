@@ -5,10 +5,13 @@ the page does live, where a real worker runs the deployment. One page load check
 things where it can: each browser test costs seconds.
 """
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from deployments.models import Deployment
+from tests.browser.test_browser_deploy import deploy_through_the_page, register, wait_until
 from tests.test_pages_overview import deployed, make_place
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,3 +56,41 @@ def test_times_statuses_icon_docs_and_error_pages_are_kubernauts(
     expect(page.get_by_role("heading", level=1)).to_have_text("The form has expired")
     expect(page.locator(".brand")).to_have_text("Kubernaut")
     screenshot("papercuts-csrf")
+
+
+def log_is_at_its_end(page: Page) -> bool:
+    return page.locator("#log").evaluate(
+        "log => log.scrollHeight - log.scrollTop - log.clientHeight < 2"
+    )
+
+
+def test_a_failed_deployment_drops_the_queued_banner_and_opens_its_log_at_the_end(
+    logged_in: Page, live_server, alice, staging, worker, screenshot
+):
+    page = logged_in
+    register(alice, "2.0.0", image="registry.example/hello:does-not-exist")
+    page.goto(f"{live_server.url}/services/hello-world/")
+    deploy_through_the_page(page, "2.0.0", staging)
+    expect(page.locator(".messages")).to_contain_text("is queued")
+
+    wait_until(page, "Failed")
+    expect(page.locator(".messages")).to_have_count(0)
+    reason = page.locator("#progress .reason").inner_text()
+    assert "not found" in reason
+    # One sentence: a single full stop, at its end.
+    assert re.fullmatch(r"[^.]+(\.[^ .][^.]*)*\.", reason.strip()), reason
+    screenshot("papercuts-failed-live")
+
+    # A log longer than its box (a real failure logs pods and events), ending in the error.
+    failed = Deployment.objects.get()
+    for number in range(60):
+        failed.log(f"event {number}: Back-off pulling image", "warning")
+    failed.log("The last word: image not found.", "error")
+    page.reload()
+    expect(page.locator("#progress .status")).to_have_text("Failed")
+    assert page.locator("#log").evaluate("log => log.scrollHeight > log.clientHeight")
+    assert log_is_at_its_end(page)
+    page.locator("#log").scroll_into_view_if_needed()
+    expect(page.locator("#log li").last).to_have_text(re.compile("The last word"))
+    expect(page.locator("#log li").last).to_be_in_viewport()
+    screenshot("papercuts-failed-reloaded")
