@@ -94,3 +94,37 @@ def test_a_failed_deployment_drops_the_queued_banner_and_opens_its_log_at_the_en
     expect(page.locator("#log li").last).to_have_text(re.compile("The last word"))
     expect(page.locator("#log li").last).to_be_in_viewport()
     screenshot("papercuts-failed-reloaded")
+
+
+WIDEST = """() => [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+    .slice(0, 8)
+    .map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
+
+
+def fits_the_width(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, (page.url, width, page.evaluate(WIDEST))
+
+
+def test_the_main_pages_fit_a_phone(logged_in: Page, live_server, alice, make_release, screenshot):
+    page = logged_in
+    page.set_viewport_size({"width": 390, "height": 844})
+    release = make_release(service="hello-world-with-a-long-name", version="2026.12.03-build.4711")
+    staging = make_place("production-eu-west-1", "payments-staging")
+    deployment = deployed(release, staging, alice, reason="2 of 2 ready.", manifest="x: 1\n" * 3)
+    deployment.log("deployment.apps/hello-world-with-a-long-name configured " + "x" * 80)
+
+    for url, name in [
+        ("/", "overview"),
+        (f"/services/{release.service.name}/", "service"),
+        (f"/deployments/{deployment.pk}/", "deployment"),
+    ]:
+        page.goto(f"{live_server.url}{url}")
+        screenshot(f"papercuts-phone-{name}")
+        fits_the_width(page)
+    # The service page's Deploy buttons are on screen, not off to the right.
+    page.goto(f"{live_server.url}/services/{release.service.name}/")
+    deploy = page.get_by_role("link", name=re.compile("^Deploy ")).first
+    deploy.scroll_into_view_if_needed()
+    expect(deploy).to_be_in_viewport(ratio=1)
