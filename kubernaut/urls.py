@@ -31,6 +31,9 @@ from releases import views as release_views
 from releases.api import ReleaseDetailApi, ReleaseDiffApi, ReleaseListApi
 from sso import views as sso_views
 
+admin.site.site_header = "Kubernaut administration"
+admin.site.site_title = "Kubernaut admin"
+
 api = [
     path("releases", ReleaseListApi.as_view(), name="release-list"),
     path("releases/<int:pk>", ReleaseDetailApi.as_view(), name="release-detail"),

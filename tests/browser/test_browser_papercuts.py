@@ -128,3 +128,42 @@ def test_the_main_pages_fit_a_phone(logged_in: Page, live_server, alice, make_re
     deploy = page.get_by_role("link", name=re.compile("^Deploy ")).first
     deploy.scroll_into_view_if_needed()
     expect(deploy).to_be_in_viewport(ratio=1)
+
+
+def overlaps(page: Page, one: str, other: str) -> bool:
+    a, b = page.locator(one).bounding_box(), page.locator(other).bounding_box()
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+def test_admin_says_kubernaut_shows_deployments_read_only_and_finds_database_health(
+    page: Page, live_server, admin_user, alice, make_release, screenshot
+):
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\ndata:\n  greeting: hi\n"
+    deployment = deployed(make_release(), make_place("main", "staging"), alice, manifest=manifest)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(admin_user.username)
+    page.get_by_label("Password").fill(f"pw-{admin_user.username}")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+    page.goto(f"{live_server.url}/admin/deployments/deployment/{deployment.pk}/change/")
+    expect(page.locator("#site-name")).to_contain_text("Kubernaut")
+    expect(page.locator("pre.manifest")).to_have_text(manifest.rstrip("\n"))
+    assert "\n  name: hello" in page.locator("pre.manifest").inner_text()
+    expect(
+        page.locator("#deployment_form select, #deployment_form input[type=text]")
+    ).to_have_count(0)
+    expect(page.locator("input[name=_save]")).to_have_count(0)
+    screenshot("papercuts-admin-deployment")
+
+    page.get_by_role("link", name="Database health").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Database health")
+    expect(page.locator("#table-stats")).to_be_visible()
+    assert not overlaps(page, "#table-stats", "#changelist-filter")
+    screenshot("papercuts-admin-database-health")
