@@ -167,3 +167,33 @@ def test_admin_says_kubernaut_shows_deployments_read_only_and_finds_database_hea
     expect(page.locator("#table-stats")).to_be_visible()
     assert not overlaps(page, "#table-stats", "#changelist-filter")
     screenshot("papercuts-admin-database-health")
+
+
+def test_releases_list_deploys_and_deployment_filters_suggest_names(
+    logged_in: Page, live_server, alice, make_release, screenshot
+):
+    page = logged_in
+    release = make_release(service="checkout", version="3.1.0")
+    deployed(release, make_place("eu-west", "shop-staging"), alice)
+
+    page.goto(f"{live_server.url}/releases/")
+    row = page.locator("tbody tr", has_text="3.1.0")
+    expect(row.locator(".chips")).to_contain_text("image")
+    row.get_by_role("link", name="Deploy checkout 3.1.0").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("checkout 3.1.0")
+
+    page.goto(f"{live_server.url}/deployments/")
+    offered = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('.filters input[list]')]
+            .map(input => [input.name, [...input.list.options].map(option => option.value)]))"""
+    )
+    assert offered == {
+        "service": ["checkout"],
+        "cluster": ["eu-west"],
+        "namespace": ["shop-staging"],
+        "created_by": ["alice"],
+    }
+    page.get_by_label("Namespace").fill("shop-staging")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    screenshot("papercuts-deployment-filters")
