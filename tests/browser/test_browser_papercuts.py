@@ -6,8 +6,10 @@ things where it can: each browser test costs seconds.
 """
 
 import re
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from deployments.models import Deployment
@@ -197,3 +199,20 @@ def test_releases_list_deploys_and_deployment_filters_suggest_names(
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("tbody tr")).to_have_count(1)
     screenshot("papercuts-deployment-filters")
+
+
+def test_the_seeded_example_previews_without_rendered_comments(
+    logged_in: Page, live_server, alice, staging, screenshot
+):
+    page = logged_in
+    call_command("seed_hello_world", user="alice", stdout=StringIO())
+    page.goto(f"{live_server.url}/services/hello-world/")
+    page.get_by_role("link", name="Deploy hello-world 1.0.0").click()
+    page.get_by_label("Cluster / namespace").select_option(label=f"sandbox / {staging.name}")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator(".changes")).to_contain_text("deployment.apps/hello-world")
+    page.get_by_text("Rendered manifest").click()
+    manifest = page.locator("pre.manifest").inner_text()
+    assert manifest.startswith("apiVersion: apps/v1"), manifest[:200]
+    assert "are release attributes" not in manifest
+    screenshot("papercuts-seeded-preview")
