@@ -176,12 +176,21 @@ def flatten(detail) -> list[str]:
 class DeploymentFilterForm(forms.Form):
     """Filters of the deployments list; unknown names simply match nothing."""
 
-    service = forms.CharField(required=False, max_length=63)
+    # `list`: the <datalist> of names the page offers (deployments/views.py filter_suggestions).
+    service = forms.CharField(
+        required=False, max_length=63, widget=forms.TextInput({"list": "service-names"})
+    )
     version = forms.CharField(required=False, max_length=128)
-    cluster = forms.CharField(required=False, max_length=63)
-    namespace = forms.CharField(required=False, max_length=63)
+    cluster = forms.CharField(
+        required=False, max_length=63, widget=forms.TextInput({"list": "cluster-names"})
+    )
+    namespace = forms.CharField(
+        required=False, max_length=63, widget=forms.TextInput({"list": "namespace-names"})
+    )
     status = forms.ChoiceField(
         required=False, choices=[("", "any status"), *Deployment.Status.choices]
     )
-    created_by = forms.CharField(required=False, max_length=150, label="By")
+    created_by = forms.CharField(
+        required=False, max_length=150, label="By", widget=forms.TextInput({"list": "user-names"})
+    )
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

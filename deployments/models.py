@@ -88,12 +88,12 @@ class Deployment(SoftDeleteModel):
     """
 
     class Status(models.TextChoices):
-        AWAITING_APPROVAL = "awaiting_approval", "awaiting approval"
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
         PENDING = "pending"
         RUNNING = "running"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
-        TIMED_OUT = "timed_out", "timed out"
+        TIMED_OUT = "timed_out", "Timed out"
         CANCELLED = "cancelled"
         REJECTED = "rejected"
         EXPIRED = "expired"

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
@@ -19,7 +20,7 @@ from deployments.models import AlreadyFinished, Deployment
 from kubernaut.views import filter_query, newest_first, require_permission
 from locks import services as lock_services
 from locks.models import Lock
-from releases.models import Release
+from releases.models import Release, Service
 from releases.templating import TemplateProblem
 from teams import access
 from teams.models import Role
@@ -117,7 +118,10 @@ def deploy(request, release_id: int):
                     if given["promoted_from"]
                     else ""
                 )
-                messages.success(request, f"Deployment #{deployment.pk} is queued{again}.")
+                # "queued": the page's script takes it away once the deployment has ended.
+                messages.success(
+                    request, f"Deployment #{deployment.pk} is queued{again}.", extra_tags="queued"
+                )
                 return redirect("deployment", pk=deployment.pk)
     elif original is not None or promoted is not None:
         # The form says why it cannot be used as it is.
@@ -395,5 +399,32 @@ def deployment_list(request):
         "page": page,
         "filters": filter_query(form),
         "no_role": not (roles.superuser or roles.by_cluster or roles.by_namespace),
+        "suggestions": filter_suggestions(request.user),
     }
     return render(request, "deployments/list.html", context)
+
+
+SUGGESTIONS = 200  # a <datalist> people scroll; typing narrows it, and any name still filters
+
+
+def filter_suggestions(user) -> dict[str, list[str]]:
+    """Names the filters offer as you type (<datalist>): the clusters and namespaces the user
+    sees, services, and the people who may have deployed. Three bounded queries."""
+    namespaces = list(
+        access.visible_namespaces(user)
+        .select_related("cluster")
+        .only("name", "cluster__name")
+        .order_by("name")[:SUGGESTIONS]
+    )
+    return {
+        "service": list(
+            Service.objects.order_by("name").values_list("name", flat=True)[:SUGGESTIONS]
+        ),
+        "cluster": sorted({namespace.cluster.name for namespace in namespaces}),
+        "namespace": sorted({namespace.name for namespace in namespaces}),
+        "created_by": list(
+            User.objects.filter(is_active=True)
+            .order_by("username")
+            .values_list("username", flat=True)[:SUGGESTIONS]
+        ),
+    }

@@ -91,6 +91,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # `ago` and friends on every page without a {% load %} in each template.
+            "builtins": ["kubernaut.templatetags.kubernaut"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -144,6 +146,7 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_FAILURE_VIEW = "kubernaut.views.csrf_failure"
 
 # Requests larger than this are refused with 413 before anything reads them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KUBERNAUT_MAX_REQUEST_BYTES", 2 * 1024 * 1024, minimum=65536)
@@ -186,7 +189,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Assets come from drf-spectacular-sidecar, served by the project: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": f"/{STATIC_URL}favicon.svg",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # 3.1 (full JSON Schema) can say what attribute names may be (propertyNames); 3.0 cannot.

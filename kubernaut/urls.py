@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from approvals import views as approval_views
@@ -29,6 +31,9 @@ from releases import views as release_views
 from releases.api import ReleaseDetailApi, ReleaseDiffApi, ReleaseListApi
 from sso import views as sso_views
 
+admin.site.site_header = "Kubernaut administration"
+admin.site.site_title = "Kubernaut admin"
+
 api = [
     path("releases", ReleaseListApi.as_view(), name="release-list"),
     path("releases/<int:pk>", ReleaseDetailApi.as_view(), name="release-detail"),
@@ -55,13 +60,19 @@ api = [
     path("webhooks/<int:pk>/deliveries", DeliveryListApi.as_view(), name="webhook-deliveries"),
     path("metrics/dora", DoraApi.as_view(), name="metrics-dora"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", template_name="api/docs.html"),
+        name="api-docs",
+    ),
     # [\s\S], not `.`: a path segment may hold an encoded newline, which `.` does not match.
     re_path(r"^[\s\S]*$", api_not_found),
 ]
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico whatever the page links; the page's SVG answers.
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg")),
     path("readyz", health.readyz, name="readyz"),
     path("", views.home, name="home"),
     path("login/", sso_views.LoginView.as_view(), name="login"),

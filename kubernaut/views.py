@@ -253,3 +253,8 @@ def in_stage_order(namespaces: list[Namespace]) -> list[Namespace]:
         for _, index in sorted(members)
     ]
     return ordered + [namespace for namespace in namespaces if namespace.pk not in in_chain]
+
+
+def csrf_failure(request, reason: str = ""):
+    """A form posted with a stale or missing CSRF token: say what to do, in Kubernaut's page."""
+    return render(request, "403_csrf.html", {"reason": reason}, status=403)

@@ -29,9 +29,11 @@ KEY_ATTRIBUTES = ("image", "replicas")
 
 
 def key_attributes(release: Release, limit: int = 4) -> list[tuple[str, str]]:
-    """The attributes worth a glance: image and replicas first, then the others by name."""
-    names = sorted(release.attributes, key=lambda name: (name not in KEY_ATTRIBUTES, name))
-    return [(name, release.attributes[name]) for name in names[:limit]]
+    """The attributes worth a glance, secrets masked: image and replicas first, then the others
+    by name."""
+    shown = comparing.shown_attributes(release.attributes)
+    names = sorted(shown, key=lambda name: (name not in KEY_ATTRIBUTES, name))
+    return [(name, shown[name]) for name in names[:limit]]
 
 
 @require_permission("releases.view_release")
@@ -123,6 +125,7 @@ def release_list(request):
         "page": page,
         "filters": filter_query(form),
         "deployable": deployable_services(request.user, services.values()),
+        "rows": [(release, key_attributes(release)) for release in page.items] if page else [],
     }
     return render(request, "releases/list.html", context)
 

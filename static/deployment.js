@@ -1,14 +1,29 @@
 // Follows a running deployment: appends new log lines and refreshes the progress part
 // until the deployment has finished. Plain polling keeps it simple and proxy-friendly.
+// A finished deployment's log opens at its end, where the error is, and the "is queued" banner
+// goes once the status is final: it would contradict the status beside it.
 (function () {
   "use strict";
   const log = document.getElementById("log");
   const progress = document.getElementById("progress");
-  if (!log || !progress || log.dataset.finished === "true") return;
+  if (!log || !progress) return;
+  log.scrollTop = log.scrollHeight;
+
+  function dropQueuedBanner() {
+    for (const message of document.querySelectorAll(".messages .message.queued")) {
+      const list = message.parentElement;
+      message.remove();
+      if (!list.children.length) list.remove();
+    }
+  }
+
+  if (log.dataset.finished === "true") {
+    dropQueuedBanner();
+    return;
+  }
   const note = document.getElementById("log-note");
   let after = Number(log.dataset.after) || 0;
   const INTERVAL = 700;
-  log.scrollTop = log.scrollHeight;
 
   function line(entry) {
     const item = document.createElement("li");
@@ -47,6 +62,7 @@
         // One more round after the end when lines came with it: a page holds at most 1000.
         finished = body.finished && body.log.length === 0;
         await refreshProgress();
+        if (body.finished) dropQueuedBanner();
         if (note) note.textContent = body.finished ? "" : "Following the deployment live…";
       } else if (note) {
         note.textContent = "Could not refresh (" + response.status + "); trying again.";

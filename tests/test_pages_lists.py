@@ -59,8 +59,9 @@ def test_lists_take_a_fixed_number_of_queries(
             deployed(release, namespace, alice)
     client.force_login(alice)
 
-    # Session, user, the page's queries, roles (2), the nav's permissions (2).
-    with django_assert_max_num_queries(7):
+    # Session, user, the page's queries, roles (2), the nav's permissions (2), the filters'
+    # suggestions (3: namespaces with their clusters, services, users).
+    with django_assert_max_num_queries(10):
         assert client.get("/deployments/").content.decode().count("status-succeeded") == 50
     # Session, user, permissions (2), the page, roles (2), the namespaces for Deploy buttons.
     with django_assert_max_num_queries(8):
