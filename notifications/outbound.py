@@ -190,7 +190,8 @@ def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool)
         response = connection.getresponse()
         answer = Answer(status=response.status, body=response.read(MAX_ANSWER_BYTES))
     except (OSError, http.client.HTTPException) as error:
-        if timed_out.is_set():
+        # The socket's own timeout may beat the watchdog on a busy machine: the same deadline.
+        if timed_out.is_set() or isinstance(error, TimeoutError):
             raise SendError(f"{host} did not answer within {TOTAL_TIMEOUT} s.") from None
         why = str(error) or type(error).__name__
         raise SendError(f"The exchange with {host} failed: {why}") from None

@@ -568,6 +568,9 @@ def test_get_watch_prints_table_rows(
         "KUBECACHEDIR": str(sandbox.workdir / "kube-cache"),
         "HOME": str(sandbox.workdir),
     }
+    # A pod there first: its row says the watch is up before "solo" is created, so solo's
+    # Pending and ContainerCreating rows are seen however slowly kubectl starts.
+    ok(kubectl("run", "-n", namespace, "marker", "--image=nginx:1.27"))
     proc = subprocess.Popen(
         [binary, "get", "pods", "-n", namespace, "-w", "--output-watch-events"],
         env=env,
@@ -581,9 +584,11 @@ def test_get_watch_prints_table_rows(
     reader.start()
     seen: list[str] = []
     try:
-        ok(kubectl("run", "-n", namespace, "solo", "--image=nginx:1.27"))
         deadline = time.monotonic() + 20
-        while not seen or "1/1" not in seen[-1]:
+        while not any("marker" in line for line in seen):
+            seen.append(lines.get(timeout=max(deadline - time.monotonic(), 0.1)))
+        ok(kubectl("run", "-n", namespace, "solo", "--image=nginx:1.27"))
+        while not ("solo" in seen[-1] and "1/1" in seen[-1]):
             seen.append(lines.get(timeout=max(deadline - time.monotonic(), 0.1)))
     finally:
         proc.kill()
@@ -591,6 +596,7 @@ def test_get_watch_prints_table_rows(
         reader.join()
     headers, rows = parse("".join(seen))
     assert headers == ["EVENT", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    rows = [row for row in rows if row["NAME"] == "solo"]
     assert rows[0]["EVENT"] == "ADDED" and rows[-1]["EVENT"] == "MODIFIED"
     assert [rows[-1][h] for h in ("NAME", "READY", "STATUS", "RESTARTS")] == [
         "solo",
