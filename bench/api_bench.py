@@ -12,7 +12,9 @@ Prints a Markdown table (p50/p95/p99 latency, requests/s) at concurrency 1 and 8
 serves the same database twice in one run, the old way (gunicorn's sync workers, which close the
 connection after every response) and as `docker-entrypoint.sh web` serves it now (gthread with
 keep-alive), and prints requests/s of both and their ratio. The client keeps one connection per
-thread open wherever the server lets it, as a CI job's HTTP client does.
+thread open wherever the server lets it, as a CI job's HTTP client does. With `--old-tree DIR`
+the old configuration also serves the old code (`git archive 10b3cc6 | tar -x -C DIR`), so the
+ratio is the whole change, not the serving alone.
 """
 
 import argparse
@@ -101,12 +103,14 @@ def release_requests(port: int, token: str):
     ]  # fmt: skip
 
 
-def compare_serving(token: str, requests: int) -> None:
+def compare_serving(token: str, requests: int, old_tree: str | None = None) -> None:
     """Both configurations on the same database in the same run, then the ratios. Each is measured
     twice, interleaved (old, new, old, new), and keeps its better figure, so that a burst of other
     work on the shared machine does not decide the comparison."""
     configurations = {
-        "old: sync workers": {"command": OLD_SERVING},
+        "old: sync workers": {
+            "command": OLD_SERVING + (["--chdir", old_tree] if old_tree else []),
+        },
         "new: docker-entrypoint.sh web": {
             "command": NEW_SERVING,
             "env": {"KUBERNAUT_BIND": "127.0.0.1:{port}", "WEB_CONCURRENCY": WORKERS},
@@ -155,13 +159,19 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="per request kind and level")
     parser.add_argument("--compare-serving", action="store_true",
                         help="old (sync) against new (entrypoint) serving, in one run")  # fmt: skip
+    parser.add_argument(
+        "--old-tree",
+        metavar="DIR",
+        help="with --compare-serving: the old configuration serves the code in DIR "
+        "(from `git archive COMMIT`), so the ratio includes code changes",
+    )
     args = parser.parse_args()
 
     os.environ["KUBERNAUT_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     manage("ensure_admin")
     token = manage("create_api_token", "admin", "--name", "bench").split()[-1]
     if args.compare_serving:
-        compare_serving(token, args.requests)
+        compare_serving(token, args.requests, args.old_tree)
         return
     server = Gunicorn()
     try:
