@@ -18,9 +18,16 @@ case "$command" in
     web)
         # A request longer than --timeout is a bug, not a slow rollout (those run in the worker).
         # --forwarded-allow-ips: the Ingress controller's X-Forwarded-Proto is trusted.
+        # gthread, because sync workers close the connection after every response (gunicorn's
+        # docs: they never keep alive), so each CI request paid a new TCP connection. Each thread
+        # holds at most one database connection: workers x threads per pod must fit PostgreSQL's
+        # max_connections (100 by default) with the other pods and the worker.
         exec gunicorn kubernaut.wsgi \
             --bind "${KUBERNAUT_BIND:-0.0.0.0:${PORT:-8000}}" \
             --workers "${WEB_CONCURRENCY:-3}" \
+            --worker-class gthread \
+            --threads "${GUNICORN_THREADS:-4}" \
+            --keep-alive "${GUNICORN_KEEPALIVE:-5}" \
             --timeout "${GUNICORN_TIMEOUT:-60}" \
             --graceful-timeout 25 \
             --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}" \

@@ -57,14 +57,27 @@ def manage(*arguments: str) -> str:
 class Gunicorn:
     """gunicorn serving Kubernaut on a free loopback port, as in production."""
 
-    def __init__(self, workers: int = 4, threads: int = 2):
+    def __init__(
+        self,
+        workers: int = 4,
+        threads: int = 2,
+        *,
+        command: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ):
+        """`command` replaces gunicorn's command line, `env` adds to its environment; "{port}" in
+        either is the free port it must bind on 127.0.0.1."""
         self.port = free_port()
         manage("collectstatic", "--no-input", "-v", "0")
+        if command is None:
+            command = [str(ROOT / ".venv" / "bin" / "gunicorn"), "kubernaut.wsgi",
+                       "--bind", "127.0.0.1:{port}", "--workers", str(workers),
+                       "--threads", str(threads), "--log-level", "warning"]  # fmt: skip
         self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "kubernaut.wsgi",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--threads", str(threads), "--log-level", "warning"],
-            cwd=ROOT, env=server_env(),
+            [part.format(port=self.port) for part in command],
+            env={**server_env(), **{k: v.format(port=self.port) for k, v in (env or {}).items()}},
+            cwd=ROOT, stdout=subprocess.DEVNULL,
+            start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -78,7 +91,8 @@ class Gunicorn:
         raise RuntimeError("gunicorn did not start")
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
+        # The whole group: docker-entrypoint.sh execs gunicorn, but a wrapper might not.
+        os.killpg(self.process.pid, signal.SIGTERM)
         self.process.wait(timeout=30)
 
 

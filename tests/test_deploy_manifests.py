@@ -2,6 +2,7 @@
 Kubernetes objects, applied to the sandbox with every pod ready, and the `web`, `migrate` and
 `worker` roles working outside Docker against a real database."""
 
+import http.client
 import os
 import signal
 import subprocess
@@ -168,6 +169,62 @@ def test_web_is_unready_until_migrate_has_run(empty_database):
         assert "Applying deployments.0001_initial... OK" in migrate.stdout
 
         assert get(f"{base}/readyz") == 200
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
+
+
+def start_web(env: dict[str, str], port: int) -> subprocess.Popen:
+    web = subprocess.Popen([str(ENTRYPOINT), "web"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            assert get(f"http://127.0.0.1:{port}/healthz") == 200
+            return web
+        except OSError:
+            assert web.poll() is None, "gunicorn exited"
+            assert time.monotonic() < deadline, "gunicorn did not answer within 30 s"
+            time.sleep(0.2)
+
+
+def test_web_keeps_the_connection_alive_between_requests(empty_database):
+    # gunicorn's sync workers close the connection after every response; gthread keeps it.
+    port = free_port()
+    env = entrypoint_env(empty_database, KUBERNAUT_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1")
+    web = start_web(env, port)
+    try:
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        client.request("GET", "/healthz")
+        first = client.getresponse()
+        first.read()
+        assert first.getheader("Connection", "").lower() != "close"
+        socket_of_first = client.sock
+        assert socket_of_first is not None, "the server closed the connection"
+
+        client.request("GET", "/healthz")
+        second = client.getresponse()
+        second.read()
+        assert second.status == 200
+        assert client.sock is socket_of_first, "the second request needed a new connection"
+        client.close()
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
+
+
+def test_web_keep_alive_can_be_turned_off(empty_database):
+    port = free_port()
+    env = entrypoint_env(empty_database, KUBERNAUT_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1",
+                         GUNICORN_KEEPALIVE="0")  # fmt: skip
+    web = start_web(env, port)
+    try:
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        client.request("GET", "/healthz")
+        response = client.getresponse()
+        response.read()
+        assert response.getheader("Connection", "").lower() == "close"
+        client.close()
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(timeout=30)

@@ -20,6 +20,18 @@ def test_get_returns_template_and_attributes(bob_api, make_release):
     assert body["url"] == f"http://testserver/api/releases/{release.pk}"
 
 
+def test_release_has_the_documented_shape(bob_api, make_release, rf):
+    # Built without the serializer for speed; it must match what the serializer documents.
+    from releases.serializers import ReleaseDetailSerializer
+
+    release = make_release(version="3.2", comment="why")
+    body = bob_api.get(f"/api/releases/{release.pk}").json()
+    request = rf.get(f"/api/releases/{release.pk}")
+    documented = ReleaseDetailSerializer(release, context={"request": request}).data
+    assert list(body) == list(documented)
+    assert body == dict(documented)
+
+
 def test_missing_release_gets_404_as_json(bob_api):
     response = bob_api.get("/api/releases/999999")
     assert response.status_code == 404
