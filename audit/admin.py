@@ -1,10 +1,11 @@
 from django.contrib import admin
 
 from audit.models import AuditEntry
+from kubernaut.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """The trail, read-only: the database refuses to change or remove an entry anyway, and the
     admin should not offer what would fail."""
 
@@ -16,12 +17,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
         "at", "actor", "actor_name", "door", "token_name", "ip", "action", "object_type",
         "object_id", "object_repr", "changes", "message",
     ]  # fmt: skip
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -42,11 +42,11 @@ def is_secret(field: str) -> bool:
     )
 
 
-def redact(values: dict) -> dict:
+def redact(values: dict, placeholder: str = SECRET_PLACEHOLDER) -> dict:
     """A name -> value mapping (attributes, settings) with the values of secret-looking names
-    replaced, for summaries of what was asked for."""
+    replaced by `placeholder`, for summaries of what was asked for."""
     return {
-        name: SECRET_PLACEHOLDER if is_secret(str(name)) else value
+        name: placeholder if is_secret(str(name)) else value
         for name, value in (values or {}).items()
     }
 

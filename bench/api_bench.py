@@ -23,13 +23,11 @@ import http.client
 import itertools
 import json
 import os
-import re
 import sys
-import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import HEADER, ROOT, Gunicorn, Result, load, manage  # noqa: E402
+from common import HEADER, ROOT, Gunicorn, Result, load, manage, session_cookie  # noqa: E402
 
 ADMIN_PASSWORD = "bench-admin-password"  # noqa: S105 (a throwaway benchmark database)
 
@@ -38,30 +36,6 @@ def get_json(port: int, path: str, token: str) -> dict:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("GET", path, headers={"Authorization": f"Token {token}"})
     return json.loads(connection.getresponse().read())
-
-
-def session_cookie(port: int) -> str:
-    """Log in through the login form, as a browser does."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.request("GET", "/login/")
-    response = connection.getresponse()
-    page = response.read().decode()
-    csrf_cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie")).group(1)
-    csrf_field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    body = urllib.parse.urlencode(
-        {"username": "admin", "password": ADMIN_PASSWORD, "csrfmiddlewaretoken": csrf_field}
-    )
-    connection.request(
-        "POST", "/login/", body=body,
-        headers={"Content-Type": "application/x-www-form-urlencoded",
-                 "Cookie": f"csrftoken={csrf_cookie}", "Referer": f"http://127.0.0.1:{port}/"},
-    )  # fmt: skip
-    response = connection.getresponse()
-    response.read()
-    session = re.search(r"sessionid=([^;]+)", response.getheader("Set-Cookie") or "")
-    if not session:
-        sys.exit("Could not log in to the overview page.")
-    return f"sessionid={session.group(1)}"
 
 
 WORKERS = "3"  # docker-entrypoint.sh's default WEB_CONCURRENCY, in both configurations
@@ -183,7 +157,7 @@ def main() -> None:
         ids = [release["id"] for release in page["results"]]
         service = page["results"][0]["service"]  # a seeded service, with hundreds of releases
         deep = base64.b64encode(f"p={newest // 2}".encode()).decode()
-        cookie = session_cookie(port)
+        cookie = session_cookie(port, "admin", ADMIN_PASSWORD)
         template = Path("examples/hello-world/kubernetes.yaml").read_text()
         counter = [0]
 

@@ -8,6 +8,7 @@ keep-alive connection, so client and server share the machine's cores: figures a
 import contextlib
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +54,30 @@ def manage(*arguments: str) -> str:
         capture_output=True, text=True,
     )  # fmt: skip
     return done.stdout.strip()
+
+
+def session_cookie(port: int, username: str, password: str) -> str:
+    """Log in through the login form, as a browser does."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/login/")
+    response = connection.getresponse()
+    page = response.read().decode()
+    csrf_cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie")).group(1)
+    csrf_field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    body = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": csrf_field}
+    )
+    connection.request(
+        "POST", "/login/", body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 "Cookie": f"csrftoken={csrf_cookie}", "Referer": f"http://127.0.0.1:{port}/"},
+    )  # fmt: skip
+    response = connection.getresponse()
+    response.read()
+    session = re.search(r"sessionid=([^;]+)", response.getheader("Set-Cookie") or "")
+    if not session:
+        sys.exit(f"Could not log in as {username}.")
+    return f"sessionid={session.group(1)}"
 
 
 class Gunicorn:

@@ -11,16 +11,13 @@ line's median against GET /api/clusters (a cheap authenticated read) measured in
 """
 
 import argparse
-import http.client
 import os
-import re
 import statistics
 import sys
-import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import HEADER, Gunicorn, load, manage  # noqa: E402
+from common import HEADER, Gunicorn, load, manage, session_cookie  # noqa: E402
 
 ADMIN_PASSWORD = "bench-admin-password"  # noqa: S105 (a throwaway benchmark database)
 VIEWER_PASSWORD = "bench-viewer-password"  # noqa: S105
@@ -43,30 +40,6 @@ service = Service.objects.filter(deployments__namespace__name="bench-1").order_b
 _, key = ApiToken.issue(user, name="dora-bench")
 print(service.name, key)
 """
-
-
-def session_cookie(port: int, username: str, password: str) -> str:
-    """Log in through the login form, as a browser does."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.request("GET", "/login/")
-    response = connection.getresponse()
-    page = response.read().decode()
-    csrf_cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie")).group(1)
-    csrf_field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    body = urllib.parse.urlencode(
-        {"username": username, "password": password, "csrfmiddlewaretoken": csrf_field}
-    )
-    connection.request(
-        "POST", "/login/", body=body,
-        headers={"Content-Type": "application/x-www-form-urlencoded",
-                 "Cookie": f"csrftoken={csrf_cookie}", "Referer": f"http://127.0.0.1:{port}/"},
-    )  # fmt: skip
-    response = connection.getresponse()
-    response.read()
-    session = re.search(r"sessionid=([^;]+)", response.getheader("Set-Cookie") or "")
-    if not session:
-        sys.exit(f"Could not log in as {username}.")
-    return f"sessionid={session.group(1)}"
 
 
 def main() -> None:

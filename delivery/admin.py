@@ -1,11 +1,11 @@
 from django.contrib import admin
 
 from delivery.models import AutoDeploy
-from kubernaut.admin import DeletedFilter
+from kubernaut.admin import DeletedFilter, ReadOnlyAdmin
 
 
 @admin.register(AutoDeploy)
-class AutoDeployAdmin(admin.ModelAdmin):
+class AutoDeployAdmin(ReadOnlyAdmin):
     """Read-only: continuous delivery is turned on, off and resumed through the API, the CLI or
     the service's page, which check roles and write the audit trail."""
 
@@ -17,12 +17,3 @@ class AutoDeployAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return AutoDeploy.all_objects.get_queryset()
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

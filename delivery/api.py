@@ -14,6 +14,7 @@ from delivery.serializers import (
     AutoDeployInputSerializer,
     AutoDeploySerializer,
 )
+from deployments import services as deployments
 from kubernaut.api import PAGE_PARAMETERS, Conflict, page_of_rows, paginated
 from kubernaut.parsers import JSONParser
 from kubernaut.schema import error_response
@@ -97,8 +98,8 @@ class AutoDeployListApi(APIView):
         except services.NotFound as error:
             raise exceptions.ValidationError({"service": [str(error)]}) from None
         try:
-            namespace = services.find_namespace(data["cluster"], data["namespace"])
-        except services.NotFound as error:
+            namespace = deployments.find_namespace(data["cluster"], data["namespace"])
+        except deployments.NotFound as error:
             raise exceptions.ValidationError({"namespace": [str(error)]}) from None
         try:
             auto = services.create_auto_deploy(

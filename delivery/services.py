@@ -60,20 +60,6 @@ def find_service(name: str) -> Service:
     return found
 
 
-def find_namespace(cluster: str, namespace: str) -> Namespace:
-    found = (
-        Namespace.objects.select_related("cluster")
-        .filter(cluster__name=cluster, cluster__deleted_at__isnull=True, name=namespace)
-        .first()
-    )
-    if found is None:
-        raise NotFound(
-            f"There is no namespace {namespace!r} in cluster {cluster!r}; `kubernaut` lists "
-            "them at GET /api/namespaces."
-        )
-    return found
-
-
 def find_auto_deploy(pk: int) -> AutoDeploy:
     found = AutoDeploy.objects.select_related(*RELATED).filter(pk=pk).first()
     if found is None:

@@ -1,5 +1,8 @@
 """The deployments API: ask for a deployment, follow it, cancel it, redeploy or promote it."""
 
+import contextlib
+from collections.abc import Iterator
+
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -79,6 +82,21 @@ def refused(error: services.PolicyViolated) -> PolicyViolation:
     return PolicyViolation(str(error), [violation.as_dict() for violation in error.violations])
 
 
+@contextlib.contextmanager
+def deploy_refusals(request) -> Iterator[None]:
+    """What every door that queues a deployment answers when it is refused: 423 for a lock,
+    400 with the violations for the namespace's policy, 400 for a manifest that cannot be used.
+    Forbidden (403) is the views' exception handler's."""
+    try:
+        yield
+    except locks.Locked as error:
+        raise locked(request, error) from None
+    except services.PolicyViolated as error:
+        raise refused(error) from None
+    except TemplateProblem as problem:
+        raise exceptions.ValidationError({"manifest": [str(problem)]}) from None
+
+
 def visible_or_404(request, deployments, pk: int) -> Deployment:
     """The deployment, if the user (and token) may see its namespace; 404 alike when it does
     not exist and when it is out of sight (docs/teams.md)."""
@@ -151,6 +169,9 @@ class DeploymentListApi(APIView):
                 version=data.get("version", ""),
             )
             namespace = services.find_namespace(data["cluster"], data["namespace"])
+        except services.NotFound as error:
+            raise exceptions.NotFound(str(error)) from None
+        with deploy_refusals(request):
             deployment = services.create_deployment(
                 release=release,
                 namespace=namespace,
@@ -160,14 +181,6 @@ class DeploymentListApi(APIView):
                 token=request.auth,
                 override_lock=data.get("override_lock", ""),
             )
-        except services.NotFound as error:
-            raise exceptions.NotFound(str(error)) from None
-        except locks.Locked as error:
-            raise locked(request, error) from None
-        except services.PolicyViolated as error:
-            raise refused(error) from None
-        except TemplateProblem as problem:
-            raise exceptions.ValidationError({"manifest": [str(problem)]}) from None
         return accepted(request, deployment)
 
 
@@ -234,7 +247,7 @@ class RedeployApi(APIView):
         given.is_valid(raise_exception=True)
         if original.namespace.is_deleted or original.namespace.cluster.is_deleted:
             raise exceptions.NotFound("The namespace or cluster of that deployment was deleted.")
-        try:
+        with deploy_refusals(request):
             deployment = services.redeploy(
                 original,
                 user=request.user,
@@ -242,12 +255,6 @@ class RedeployApi(APIView):
                 token=request.auth,
                 override_lock=given.validated_data.get("override_lock", ""),
             )
-        except locks.Locked as error:
-            raise locked(request, error) from None
-        except services.PolicyViolated as error:
-            raise refused(error) from None
-        except TemplateProblem as problem:
-            raise exceptions.ValidationError({"manifest": [str(problem)]}) from None
         return accepted(request, deployment)
 
 
@@ -277,22 +284,17 @@ class PromoteApi(APIView):
         original = visible_or_404(request, Deployment.objects.select_related(*RELATED), pk)
         given = PromoteInputSerializer(data=request.data if isinstance(request.data, dict) else {})
         given.is_valid(raise_exception=True)
-        try:
-            deployment = services.promote(
-                original,
-                user=request.user,
-                token=request.auth,
-                override_lock=given.validated_data.get("override_lock", ""),
-                timeout_seconds=given.validated_data.get("timeout_seconds"),
-            )
-        except services.NotPromotable as error:
-            raise Conflict(str(error)) from None
-        except locks.Locked as error:
-            raise locked(request, error) from None
-        except services.PolicyViolated as error:
-            raise refused(error) from None
-        except TemplateProblem as problem:
-            raise exceptions.ValidationError({"manifest": [str(problem)]}) from None
+        with deploy_refusals(request):
+            try:
+                deployment = services.promote(
+                    original,
+                    user=request.user,
+                    token=request.auth,
+                    override_lock=given.validated_data.get("override_lock", ""),
+                    timeout_seconds=given.validated_data.get("timeout_seconds"),
+                )
+            except services.NotPromotable as error:
+                raise Conflict(str(error)) from None
         return accepted(request, deployment)
 
 

@@ -107,6 +107,20 @@ def inline_changes(formset) -> dict:
     return changes
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record only the application writes (audit entries, locks, approvals, auto-deploys,
+    webhooks, maintenance runs): the admin shows it and changes nothing."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class DeletedFilter(admin.SimpleListFilter):
     """Alive rows by default; deleted ones, or all, on request."""
 

@@ -1,11 +1,11 @@
 from django.contrib import admin
 
-from kubernaut.admin import DeletedFilter
+from kubernaut.admin import DeletedFilter, ReadOnlyAdmin
 from locks.models import Lock
 
 
 @admin.register(Lock)
-class LockAdmin(admin.ModelAdmin):
+class LockAdmin(ReadOnlyAdmin):
     """Read-only: locks are made and lifted through the API, the CLI or the deploy page, which
     check roles and write the audit trail."""
 
@@ -17,12 +17,3 @@ class LockAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return Lock.all_objects.get_queryset()
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

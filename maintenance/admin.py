@@ -1,12 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
 
+from kubernaut.admin import ReadOnlyAdmin
 from maintenance import services
 from maintenance.models import MaintenanceRun
 
 
 @admin.register(MaintenanceRun)
-class MaintenanceRunAdmin(admin.ModelAdmin):
+class MaintenanceRunAdmin(ReadOnlyAdmin):
     """The database health page: table statistics above the list of maintenance runs."""
 
     list_display = ["started_at", "trigger", "duration_ms", "table_count", "vacuumed", "error"]
@@ -17,15 +18,6 @@ class MaintenanceRunAdmin(admin.ModelAdmin):
     @admin.display(description="tables")
     def table_count(self, run) -> int:
         return len(run.tables)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def changelist_view(self, request, extra_context=None):
         stats = services.table_stats()

@@ -3,22 +3,10 @@ neither the secret nor the address's path is shown."""
 
 from django.contrib import admin
 
-from kubernaut.admin import DeletedFilter
+from kubernaut.admin import DeletedFilter, ReadOnlyAdmin
 from notifications.models import Delivery, Webhook
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(Webhook)
 class WebhookAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "url_shown", "namespace", "service", "created_by", "deleted_at"]
     list_filter = [DeletedFilter, "kind"]

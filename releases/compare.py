@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from audit.services import is_secret
+from audit.services import redact
 from releases.models import Release
 
 SECRET_MASK = "********"  # noqa: S105 (a mask, not a password)
@@ -53,10 +53,7 @@ def unknown_against(pk: int) -> str:
 
 def shown_attributes(attributes: dict) -> dict:
     """The attributes as people and API clients may see them: secret-looking values masked."""
-    return {
-        name: SECRET_MASK if is_secret(str(name)) else value
-        for name, value in (attributes or {}).items()
-    }
+    return redact(attributes, placeholder=SECRET_MASK)
 
 
 def attribute_changes(before: dict, after: dict) -> dict:

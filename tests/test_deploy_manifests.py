@@ -2,6 +2,7 @@
 Kubernetes objects, applied to the sandbox with every pod ready, and the `web`, `migrate` and
 `worker` roles working outside Docker against a real database."""
 
+import contextlib
 import http.client
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import kubernetes_validate
@@ -17,6 +19,7 @@ import yaml
 from django.conf import settings
 from django.db import connection
 
+from sandbox.testing import wait_for
 from tests.test_pipeline_support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,19 +151,8 @@ def entrypoint_env(url: str, **extra: str) -> dict[str, str]:
 def test_web_is_unready_until_migrate_has_run(empty_database):
     port = free_port()
     env = entrypoint_env(empty_database, KUBERNAUT_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1")
-    web = subprocess.Popen([str(ENTRYPOINT), "web"], env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                assert get(f"{base}/healthz") == 200
-                break
-            except OSError:
-                assert web.poll() is None, "gunicorn exited"
-                assert time.monotonic() < deadline, "gunicorn did not answer within 30 s"
-                time.sleep(0.2)
+    with running_web(env, port):
         assert get(f"{base}/readyz") == 503
 
         migrate = subprocess.run([str(ENTRYPOINT), "migrate"], env=env, capture_output=True,
@@ -169,31 +161,34 @@ def test_web_is_unready_until_migrate_has_run(empty_database):
         assert "Applying deployments.0001_initial... OK" in migrate.stdout
 
         assert get(f"{base}/readyz") == 200
+
+
+@contextlib.contextmanager
+def running_web(env: dict[str, str], port: int) -> Iterator[subprocess.Popen]:
+    """`docker-entrypoint.sh web` once it answers /healthz; stopped with SIGTERM afterwards."""
+    web = subprocess.Popen([str(ENTRYPOINT), "web"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+
+    def answers() -> bool:
+        assert web.poll() is None, "gunicorn exited"
+        try:
+            return get(f"http://127.0.0.1:{port}/healthz") == 200
+        except OSError:
+            return False
+
+    try:
+        wait_for(answers, 30)
+        yield web
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(timeout=30)
-
-
-def start_web(env: dict[str, str], port: int) -> subprocess.Popen:
-    web = subprocess.Popen([str(ENTRYPOINT), "web"], env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            assert get(f"http://127.0.0.1:{port}/healthz") == 200
-            return web
-        except OSError:
-            assert web.poll() is None, "gunicorn exited"
-            assert time.monotonic() < deadline, "gunicorn did not answer within 30 s"
-            time.sleep(0.2)
 
 
 def test_web_keeps_the_connection_alive_between_requests(empty_database):
     # gunicorn's sync workers close the connection after every response; gthread keeps it.
     port = free_port()
     env = entrypoint_env(empty_database, KUBERNAUT_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1")
-    web = start_web(env, port)
-    try:
+    with running_web(env, port):
         client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         client.request("GET", "/healthz")
         first = client.getresponse()
@@ -208,26 +203,19 @@ def test_web_keeps_the_connection_alive_between_requests(empty_database):
         assert second.status == 200
         assert client.sock is socket_of_first, "the second request needed a new connection"
         client.close()
-    finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(timeout=30)
 
 
 def test_web_keep_alive_can_be_turned_off(empty_database):
     port = free_port()
     env = entrypoint_env(empty_database, KUBERNAUT_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1",
                          GUNICORN_KEEPALIVE="0")  # fmt: skip
-    web = start_web(env, port)
-    try:
+    with running_web(env, port):
         client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         client.request("GET", "/healthz")
         response = client.getresponse()
         response.read()
         assert response.getheader("Connection", "").lower() == "close"
         client.close()
-    finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(timeout=30)
 
 
 def test_worker_starts_and_stops_on_sigterm(db):

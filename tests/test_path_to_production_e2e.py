@@ -11,20 +11,13 @@ import pytest
 
 from sandbox.testing import wait_for
 from tests.conftest import client_for, grant
-from tests.test_deployment_e2e import register, start_qcluster, stop
+from tests.test_deployment_e2e import register, worker  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 GOOD = {"image": "registry.example/hello:1", "replicas": "2", "deadline": "600", "crash": "0",
         "never_ready": "0"}  # fmt: skip
 LIVE_SECONDS = 60
-
-
-@pytest.fixture
-def worker():
-    process = start_qcluster()
-    yield process
-    stop(process)
 
 
 @pytest.fixture
@@ -73,7 +66,7 @@ def finished(api, deployment_id: int) -> dict:
     )
 
 
-def test_from_release_to_production_and_back(stages, alice_api, bob_api, worker):
+def test_from_release_to_production_and_back(stages, alice_api, bob_api, worker):  # noqa: F811
     staging, production = stages
     answer = alice_api.post(
         "/api/auto-deploys",
