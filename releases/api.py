@@ -1,6 +1,8 @@
 """The releases API: CI registers releases; people and scripts list, read and delete them."""
 
-from django.db.models import Q
+import functools
+
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -9,22 +11,19 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kubernaut.api import PAGE_PARAMETERS, Conflict, api_base_url, page_of_rows, paginated
+from kubernaut.api import PAGE_PARAMETERS, Conflict, api_base_url, page_of_json_rows, paginated
 from kubernaut.schema import error_response
 from releases import compare as comparing
-from releases import services
+from releases import selectors, services
 from releases.models import Release, service_name_validator, version_validator
 from releases.serializers import (
     MAX_ATTRIBUTE_VALUE_CHARS,
     MAX_ATTRIBUTES,
-    RELEASE_ROW_ANNOTATIONS,
-    RELEASE_ROW_VALUES,
     ReleaseDetailSerializer,
     ReleaseDiffSerializer,
     ReleaseFilterSerializer,
     ReleaseInputSerializer,
     ReleaseSerializer,
-    release_rows,
 )
 from releases.templating import TemplateProblem
 
@@ -85,20 +84,10 @@ class ReleaseListApi(APIView):
     def get(self, request):
         filters = ReleaseFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        query = Q()
-        given = filters.validated_data
-        if "service" in given:
-            query &= Q(service__name=given["service"])
-        if "version" in given:
-            query &= Q(version=given["version"])
-        if "created_by" in given:
-            query &= Q(created_by__username=given["created_by"])
-        if "created_after" in given:
-            query &= Q(created_at__gte=given["created_after"])
-        if "created_before" in given:
-            query &= Q(created_at__lt=given["created_before"])
-        rows = Release.objects.filter(query).values(*RELEASE_ROW_VALUES, **RELEASE_ROW_ANNOTATIONS)
-        return page_of_rows(request, self, rows, release_rows)
+        fetch = functools.partial(
+            selectors.release_page, api_base_url({"request": request}), filters.validated_data
+        )
+        return page_of_json_rows(request, fetch)
 
     @extend_schema(
         summary="Register a release",
@@ -147,14 +136,11 @@ class ReleaseDetailApi(APIView):
 
     @extend_schema(summary="Get a release with its template", responses=ReleaseDetailSerializer)
     def get(self, request, pk: int):
-        # Built from .values() like the list's rows: model instances and the ModelSerializer's
-        # fields were a fifth of this request. ReleaseDetailSerializer documents the shape.
-        row = get_object_or_404(
-            Release.objects.values(*RELEASE_ROW_VALUES, "template", **RELEASE_ROW_ANNOTATIONS),
-            pk=pk,
-        )
-        body = release_rows([row], api_base_url({"request": request}))[0]
-        return Response({**body, "template": row["template"]})
+        # Written by PostgreSQL like the list's rows; ReleaseDetailSerializer documents the shape.
+        body = selectors.release_detail(api_base_url({"request": request}), pk)
+        if body is None:
+            raise NotFound(f"There is no release #{pk}; it may have been deleted.")
+        return HttpResponse(body, content_type="application/json")
 
     @extend_schema(summary="Delete a release (soft: the record stays)", responses={204: None})
     def delete(self, request, pk: int):

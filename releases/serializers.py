@@ -3,11 +3,10 @@
 import json
 
 from django.conf import settings
-from django.db.models import F
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from kubernaut.api import PayloadTooLarge, QueryParameters, api_base_url, iso_time
+from kubernaut.api import PayloadTooLarge, QueryParameters, api_base_url
 from kubernaut.validators import ATTRIBUTE_NAME
 from releases.models import Release, service_name_validator, version_validator
 from releases.templating import DEPLOY_TIME_VARIABLES
@@ -118,29 +117,6 @@ class ReleaseSerializer(serializers.ModelSerializer):
 
     def get_url(self, release) -> str:
         return f"{api_base_url(self.context)}releases/{release.pk}"
-
-
-# The list's rows are built from .values() without DRF: at 50 rows a page, model instances and
-# serializer fields were a third of the request's time (bench/api_bench.py). The shape is
-# ReleaseSerializer's, which documents it; tests/test_release_list_api.py keeps them equal.
-RELEASE_ROW_VALUES = ("id", "version", "attributes", "comment", "created_at")
-RELEASE_ROW_ANNOTATIONS = {"service_name": F("service__name"), "creator": F("created_by__username")}
-
-
-def release_rows(rows: list[dict], base_url: str) -> list[dict]:
-    return [
-        {
-            "id": row["id"],
-            "url": f"{base_url}releases/{row['id']}",
-            "service": row["service_name"],
-            "version": row["version"],
-            "attributes": row["attributes"],
-            "comment": row["comment"],
-            "created_by": row["creator"],
-            "created_at": iso_time(row["created_at"]),
-        }
-        for row in rows
-    ]
 
 
 class ReleaseDetailSerializer(ReleaseSerializer):
