@@ -15,8 +15,16 @@ worker (threads, database sockets) would not be. The parent keeps a few idle hel
 threaded servers) and starts another when all are busy; a helper whose parent exits reads EOF and
 exits. The child's answer is unpickled with an allow-list (plain data and dates), so even a child
 that escaped the sandbox cannot run code in the web worker through its answer.
+
+A job may leave a **memo** for the next job with the same key (`memo_key`, which the parent
+computes, e.g. a hash of the template): work that depends on the key alone, such as compiling a
+template, is then done once per helper rather than once per job. The helper keeps memos as opaque
+bytes (it never reads them) under the key its parent gave, so a child can only ever leave a memo for
+the job it ran: what a child that escaped the sandbox writes reaches later jobs of the same
+template only, never another's.
 """
 
+import collections
 import contextlib
 import gc
 import importlib
@@ -35,6 +43,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_IDLE_HELPERS = 4
+# Memos a helper keeps (least recently used go first), and the largest one it accepts.
+MAX_MEMO_BYTES = 32 * 1024 * 1024
+MAX_ONE_MEMO_BYTES = 1024 * 1024
 _HEADER = struct.Struct("!Q")
 # How long the parent waits for a helper beyond the job's own deadline before giving up on it.
 HELPER_GRACE_SECONDS = 5.0
@@ -87,8 +98,10 @@ def _limit_self(cpu_seconds: int, memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _child(write_fd: int, target: str, payload, cpu_seconds: int, memory_bytes: int) -> None:
-    """In the forked child: limit, run, send the pickled outcome, exit without cleanup."""
+def _child(write_fd: int, target: str, payload, cpu_seconds: int, memory_bytes: int, memo) -> None:
+    """In the forked child: limit, run, send the memo and the pickled outcome, exit without
+    cleanup. Without a memo key (`memo` is False) the job is `target(payload)`; with one, it is
+    `target(payload, memo_or_None)` and returns (result, new memo bytes or None)."""
     try:
         # The helper's stdin and stdout carry its conversation with the parent: not the job's.
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -96,11 +109,18 @@ def _child(write_fd: int, target: str, payload, cpu_seconds: int, memory_bytes: 
         os.dup2(devnull, 1)
         _limit_self(cpu_seconds, memory_bytes)
         module, name = target.rsplit(".", 1)
+        new_memo = b""
         try:
-            outcome = ("ok", getattr(importlib.import_module(module), name)(payload))
+            job = getattr(importlib.import_module(module), name)
+            if memo is False:
+                outcome = ("ok", job(payload))
+            else:
+                result, new_memo = job(payload, memo)
+                outcome = ("ok", result)
+                new_memo = new_memo if isinstance(new_memo, bytes) else b""
         except BaseException as error:  # the job's failure is the answer, whatever it is
             outcome = ("error", f"{type(error).__name__}: {error}")
-        data = pickle.dumps(outcome)
+        data = _HEADER.pack(len(new_memo)) + new_memo + pickle.dumps(outcome)
         with os.fdopen(write_fd, "wb") as out:
             out.write(data)
     finally:
@@ -116,12 +136,43 @@ def _describe_exit(status: int) -> str:
     return f"it exited with status {os.WEXITSTATUS(status)} without an answer"
 
 
-def _run_in_child(target: str, payload, wall_seconds: float, cpu_seconds: int, memory: int):
+class _Memos:
+    """The helper's memos: opaque bytes by the parent's key, least recently used dropped first."""
+
+    def __init__(self):
+        self.entries: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+        self.size = 0
+
+    def get(self, key: str) -> bytes | None:
+        memo = self.entries.get(key)
+        if memo is not None:
+            self.entries.move_to_end(key)
+        return memo
+
+    def put(self, key: str, memo: bytes) -> None:
+        if not memo or len(memo) > MAX_ONE_MEMO_BYTES or key in self.entries:
+            return
+        self.entries[key] = memo
+        self.size += len(memo)
+        while self.size > MAX_MEMO_BYTES:
+            self.size -= len(self.entries.popitem(last=False)[1])
+
+
+def _run_in_child(
+    target: str,
+    payload,
+    wall_seconds: float,
+    cpu_seconds: int,
+    memory: int,
+    memo_key: str | None = None,
+    memos: _Memos | None = None,
+):
+    memo = False if memo_key is None or memos is None else memos.get(memo_key)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        _child(write_fd, target, payload, cpu_seconds, memory)
+        _child(write_fd, target, payload, cpu_seconds, memory, memo)
     os.close(write_fd)
     deadline = time.monotonic() + wall_seconds
     chunks = []
@@ -139,10 +190,16 @@ def _run_in_child(target: str, payload, wall_seconds: float, cpu_seconds: int, m
     finally:
         os.close(read_fd)
     _, status = os.waitpid(pid, 0)
-    if not chunks:
+    data = b"".join(chunks)
+    if len(data) < _HEADER.size:
         return ("crashed", _describe_exit(status))
+    memo_end = _HEADER.size + _HEADER.unpack(data[: _HEADER.size])[0]
+    if memo_end >= len(data):
+        return ("crashed", _describe_exit(status))
+    if memo_key is not None and memos is not None:
+        memos.put(memo_key, data[_HEADER.size : memo_end])
     # Passed on unread: the helper does not unpickle what the child wrote.
-    return ("answer", b"".join(chunks))
+    return ("answer", data[memo_end:])
 
 
 def serve() -> None:
@@ -157,8 +214,9 @@ def serve() -> None:
     # would write to every object (reference counts, GC links): keep them out of its reach.
     gc.freeze()
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    memos = _Memos()
     while (request := _read_message(requests)) is not None:
-        _write_message(replies, _run_in_child(*request))
+        _write_message(replies, _run_in_child(*request, memos=memos))
 
 
 # --- the parent's side -----------------------------------------------------------------------
@@ -231,7 +289,9 @@ class _Pool:
 
     def take(self, preload: tuple[str, ...]) -> _Helper:
         with self.lock:
-            for helper in self.idle:
+            # The one given back last: one request after another meets the same helper and the
+            # memos it keeps.
+            for helper in reversed(self.idle):
                 if helper.preload == preload:
                     self.idle.remove(helper)
                     return helper
@@ -266,17 +326,20 @@ def run(
     cpu_seconds: int,
     memory_bytes: int,
     preload: tuple[str, ...] = (),
+    memo_key: str | None = None,
 ):
     """Call `target` ("module.function", importable without Django) with `payload` in a child.
 
     Returns what it returned (plain data). Raises TimedOut past `wall_seconds`, JobFailed if it
-    raised, IsolationError if it died (out of CPU time, killed, crashed).
+    raised, IsolationError if it died (out of CPU time, killed, crashed). With `memo_key`, the
+    job is called `target(payload, memo)` with the memo the last job of that key left (None at
+    first) and returns (result, memo for the next one): see the module's docstring.
     """
     pool = _current_pool()
     helper = pool.take(preload)
     try:
         status, value = helper.call(
-            (target, payload, wall_seconds, cpu_seconds, memory_bytes),
+            (target, payload, wall_seconds, cpu_seconds, memory_bytes, memo_key),
             timeout=wall_seconds + HELPER_GRACE_SECONDS,
         )
     except BaseException:
@@ -287,7 +350,10 @@ def run(
         raise TimedOut(f"it ran for more than {value:g} s")
     if status == "crashed":
         raise IsolationError(value)
-    outcome, result = _SafeUnpickler(io.BytesIO(value)).load()
+    try:
+        outcome, result = _SafeUnpickler(io.BytesIO(value)).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
+        raise IsolationError(f"its answer could not be read ({error})") from None
     if outcome == "error":
         raise JobFailed(result)
     return result

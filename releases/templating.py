@@ -17,6 +17,8 @@ This module must not import Django: its job function runs in the child, which ha
 import bisect
 import contextlib
 import contextvars
+import hashlib
+import json
 import re
 import sys
 from dataclasses import dataclass
@@ -523,16 +525,36 @@ def _yaml_problem(error: yaml.YAMLError, spans: list[_Span], context: dict) -> T
 def render_job(job: dict) -> tuple:
     """Parse, render and read a template (in the child process). Returns ("ok", text, documents),
     ("missing", names) or ("problem", sentence)."""
+    return render_job_memo(job, None)[0]
+
+
+def _compile(source: str) -> tuple[str, list[str]]:
+    """The template as Python source (with its outputs marked) and the variables it needs."""
+    tree = _parse(source)
+    required = sorted(_required(tree))
+    return _environment.compile(_mark_outputs(tree), raw=True), required
+
+
+def render_job_memo(job: dict, memo: bytes | None) -> tuple[tuple, bytes | None]:
+    """render_job, given what an earlier job of the same template left (isolation's memos): the
+    Python that Jinja2 compiled it to and the variables it needs. Parsing and compiling were
+    three quarters of a job (bench/template_bench.py); a template registered again and again by
+    CI is compiled once per rendering helper. Returns (render_job's answer, the memo)."""
     context = job["context"]
+    new_memo = None
     try:
-        tree = _parse(job["source"])
+        if memo is None:
+            python, required = _compile(job["source"])
+            new_memo = json.dumps([python, required]).encode()
+        else:
+            python, required = json.loads(memo)
         if job["known"] is not None:
-            missing = sorted(_required(tree) - set(job["known"]))
+            missing = sorted(set(required) - set(job["known"]))
             if missing:
-                return ("missing", missing)
+                return ("missing", missing), new_memo
         template = _environment.template_class.from_code(
             _environment,
-            _environment.compile(_mark_outputs(tree)),
+            compile(python, "<template>", "exec"),
             _environment.make_globals(None),
         )
         steps = job["max_steps"]
@@ -561,8 +583,8 @@ def render_job(job: dict) -> tuple:
         _check_values_stay_put(marked, plain_events, context)
         _check_documents(documents)
     except BaseException as error:  # noqa: BLE001 (everything here is caused by the template)
-        return ("problem", str(_render_problem(error)))
-    return ("ok", text, documents)
+        return ("problem", str(_render_problem(error))), new_memo
+    return ("ok", text, documents), new_memo
 
 
 def _check_documents(documents: list) -> None:
@@ -627,8 +649,9 @@ def render(source: str, context: dict[str, str], *, known: set[str] | None = Non
     }
     try:
         answer = isolation.run(
-            "releases.templating.render_job",
+            "releases.templating.render_job_memo",
             job,
+            memo_key=hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest(),
             wall_seconds=RENDER_SECONDS,
             cpu_seconds=RENDER_CPU_SECONDS,
             memory_bytes=RENDER_MEMORY_BYTES,

@@ -171,3 +171,42 @@ def test_a_crashed_or_killed_child_is_an_error_and_the_next_job_works():
     with pytest.raises(isolation.TimedOut):
         isolation.run("time.sleep", 5, **{**limits, "wall_seconds": 0.2})
     assert isolation.run("os.path.basename", "/a/b", **limits) == "b"
+
+
+def test_a_memo_reaches_the_next_job_of_its_key_only():
+    # The key comes from the parent (a hash of the template); a child can only leave a memo
+    # for the job it ran, so nothing it writes reaches a job of another template.
+    from releases import isolation
+
+    limits = {"wall_seconds": 2, "cpu_seconds": 2, "memory_bytes": 64 << 20}
+    job = "tests.isolation_jobs.remember"
+    assert isolation.run(job, "first of a", memo_key="a", **limits) is None
+    assert isolation.run(job, "second of a", memo_key="a", **limits) == "first of a"
+    assert isolation.run(job, "first of b", memo_key="b", **limits) is None
+    # The first memo stays; a failed job leaves none.
+    assert isolation.run(job, "third of a", memo_key="a", **limits) == "first of a"
+    with pytest.raises(isolation.JobFailed, match="RuntimeError: boom"):
+        isolation.run("tests.isolation_jobs.fail_after_leaving", "boom", memo_key="c", **limits)
+    assert isolation.run(job, "first of c", memo_key="c", **limits) is None
+
+
+def test_a_template_compiled_once_renders_and_checks_the_same_from_its_memo():
+    source = CONFIG_MAP + "  image: '{{ image }}'\n  replicas: '{{ replicas }}'\n"
+    first = templating.render(
+        source, {"image": "a:1", "replicas": "2"}, known={"image", "replicas"}
+    )
+    again = templating.render(
+        source, {"image": "b:2", "replicas": "3"}, known={"image", "replicas"}
+    )
+    assert first.documents[0]["data"] == {"image": "a:1", "replicas": "2"}
+    assert again.documents[0]["data"] == {"image": "b:2", "replicas": "3"}
+    # The variables it needs come from the memo too.
+    for _ in range(2):
+        with pytest.raises(templating.MissingVariables) as missing:
+            templating.render(source, {"image": "a:1"}, known={"image"})
+        assert missing.value.names == ["replicas"]
+    # And the check of where values land works from it too.
+    unquoted = CONFIG_MAP + "  image: {{ image }}\n"
+    for _ in range(2):
+        with pytest.raises(TemplateProblem, match="'image'"):
+            templating.render(unquoted, {"image": "[1, 2]"})
