@@ -284,11 +284,19 @@ def cpu_seconds(root: int) -> float:
 
 
 def start_qcluster(config: Configuration, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
+    """The configuration's qcluster, once it says it is running (its workers are spawned)."""
+    started = log.read_text().count(" running.") if log.exists() else 0
+    worker = subprocess.Popen(
         [PYTHON, "manage.py", "qcluster"], cwd=config.tree,
         env={**server_env(), "PYTHONPATH": str(config.tree), **config.env},
         stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while log.read_text().count(" running.") == started:
+        if worker.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"The qcluster did not start; see {log}.")
+        time.sleep(0.05)
+    return worker
 
 
 def run_round(port: int, token: str, cookie: str, config: Configuration, count: int, first: int,
@@ -442,6 +450,10 @@ def main() -> None:
             )
             print("\n".join(median.log))
             print(f"{(median.finished - median.click) * 1000:6.0f} ms  finished_at")
+            first = config.first[-1]
+            print(f"\nThe first deployment after the last start of {config.name}'s qcluster:")
+            print("\n".join(first.log))
+            print(f"{(first.finished - first.click) * 1000:6.0f} ms  finished_at")
     shutil.rmtree(folder, ignore_errors=True)
 
 
