@@ -1,25 +1,28 @@
-"""From the click on Deploy to "Succeeded": one deployment at a time, end to end through the API.
+"""From the click on Deploy to "Succeeded": one deployment at a time, end to end.
 
-    .venv/bin/python bench/deploy_latency_bench.py [--deployments 24] [--old-tree DIR]
+    .venv/bin/python bench/deploy_latency_bench.py [--deployments 24] [--old-tree DIR] [--verbose]
 
 Starts a PostgreSQL of its own, gunicorn (common.Gunicorn), the sandbox cluster with pods ready
-at once and a real `manage.py qcluster`. Each deployment is asked for with POST /api/deployments
-(hello-world with an image of its own, so every one rolls out new pods) and followed as a client
-does: GET /api/deployments/{id} every `--client-poll` seconds (the CLI's 0.5 s) until its status
-is final. Meanwhile a second connection follows the same deployment as the deployment page does
-(static/deployment.js: the page, then every tick the log and, the old way, the progress part)
-and notes when the page would show the final status.
+at once and a real `manage.py qcluster`. Every deployment is hello-world with an image of its
+own, so each rolls out new pods. Half are asked for with POST /api/deployments and followed as a
+client does: GET /api/deployments/{id} every `--client-poll` seconds (the CLI's 0.5 s) until the
+status is final. The other half are asked for with the Deploy button (the form's POST, which
+answers with a redirect) and followed as the deployment page does (a model of
+static/deployment.js, old or new: the page, then each tick the log and the progress part), until
+the progress part says the deployment has finished.
 
-The breakdown comes from the deployment's row and its log: click -> row created (the request),
-created -> started (the queue: enqueue on commit, the broker's poll, the worker's claim),
-started -> applied (the last "created/configured/unchanged" line), applied -> finished (the
-rollout seen done), finished -> seen by the client (its poll) and by the page (its poll).
+The breakdown comes from the deployment's row, django-q's record of its task and its log:
+click -> row created (the request), created -> queued (the rest of the request's transaction,
+then the enqueue on commit), queued -> started (the broker's poll, the hand-over to a worker, its
+claim), started -> applied (the last "created/configured/unchanged" line), applied -> finished
+(the rollout seen done), finished -> seen by the client or the page (their polls).
 
 With `--old-tree DIR` (`git archive BASE | tar -x -C DIR`), the qcluster of the old code and the
 old page's schedule take turns with the new ones on the same database and sandbox, in rounds,
 so a burst of other work on the machine hits both alike; the ratio is printed. Without it, only
-this tree is measured. The API is served by this tree's code in both (the change leaves it
-alone), and the queries per second of an idle qcluster are measured for each.
+this tree is measured. The API and pages are served by this tree's code for both (the change
+leaves them alone). For each configuration it also counts the queries per second and the CPU of
+an idle qcluster, and reports the first deployment after each start of the qcluster apart.
 """
 
 import argparse
