@@ -1,5 +1,10 @@
 // Follows a running deployment: appends new log lines and refreshes the progress part
 // until the deployment has finished. Plain polling keeps it simple and proxy-friendly.
+// A deployment is watched most closely just after the click, and many end within seconds, so
+// the page asks often while the deployment is young (its first ticks come within a quarter
+// second) and every 700 ms after. The progress part changes with the log (a new state, a new
+// count, the end all write a line), so it is fetched when lines came, and at most every few
+// seconds otherwise (its "running for"): one request per tick most of the time, not two.
 // A finished deployment's log opens at its end, where the error is, and the "is queued" banner
 // goes once the status is final: it would contradict the status beside it.
 (function () {
@@ -24,6 +29,11 @@
   const note = document.getElementById("log-note");
   let after = Number(log.dataset.after) || 0;
   const INTERVAL = 700;
+  const YOUNG_INTERVAL = 250;
+  const YOUNG_FOR = 10000;
+  const PROGRESS_AT_LEAST_EVERY = 5000;
+  const loaded = Date.now();
+  let progressAt = loaded;
 
   function line(entry) {
     const item = document.createElement("li");
@@ -39,8 +49,13 @@
   }
 
   async function refreshProgress() {
+    progressAt = Date.now();
     const response = await fetch(progress.dataset.url, { credentials: "same-origin" });
     if (response.ok) progress.innerHTML = await response.text();
+  }
+
+  function nextTick() {
+    setTimeout(tick, Date.now() - loaded < YOUNG_FOR ? YOUNG_INTERVAL : INTERVAL);
   }
 
   async function tick() {
@@ -61,7 +76,9 @@
         if (atEnd) log.scrollTop = log.scrollHeight;
         // One more round after the end when lines came with it: a page holds at most 1000.
         finished = body.finished && body.log.length === 0;
-        await refreshProgress();
+        if (body.log.length || body.finished || Date.now() - progressAt >= PROGRESS_AT_LEAST_EVERY) {
+          await refreshProgress();
+        }
         if (body.finished) dropQueuedBanner();
         if (note) note.textContent = body.finished ? "" : "Following the deployment live…";
       } else if (note) {
@@ -73,8 +90,8 @@
     if (finished) {
       log.dataset.finished = "true";
     } else {
-      setTimeout(tick, INTERVAL);
+      nextTick();
     }
   }
-  setTimeout(tick, INTERVAL);
+  nextTick();
 })();

@@ -179,3 +179,34 @@ def test_settings_module_refuses_malformed_notification_settings(variable, value
     )
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_settings_module_refuses_a_queue_poll_that_would_busy_loop():
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import kubernaut.settings"],
+        env={**os.environ, "KUBERNAUT_ENV_FILE": "", "KUBERNAUT_QUEUE_POLL_MS": "5"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "KUBERNAUT_QUEUE_POLL_MS must be at least 20" in result.stderr
+
+
+def test_queue_poll_is_read_in_milliseconds():
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "from kubernaut import settings; print(settings.Q_CLUSTER['poll'])"],
+        env={**os.environ, "KUBERNAUT_ENV_FILE": "", "SECRET_KEY": "x",
+             "KUBERNAUT_QUEUE_POLL_MS": "250"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert result.stdout.strip() == "0.25"

@@ -152,3 +152,38 @@ def test_page_opened_before_the_worker_starts_updates_itself(
     expect(page.locator("#log")).to_contain_text("Started by a worker")
     expect(page.locator("#progress")).to_contain_text("2 of 2 ready")
     assert page.evaluate("window.__notReloaded") is True
+
+
+def test_page_asks_for_the_log_each_tick_and_for_the_status_part_when_the_log_moves(
+    logged_in, live_server, alice, staging
+):
+    from deployments import services
+    from releases.models import Release
+
+    register(alice, "5")
+    deployment = services.create_deployment(
+        release=Release.objects.get(version="5"), namespace=staging, attributes={}, user=alice
+    )
+    asked = {"log": 0, "progress": 0}
+
+    def count(request) -> None:
+        if f"/api/deployments/{deployment.pk}/log" in request.url:
+            asked["log"] += 1
+        elif request.url.endswith(f"/deployments/{deployment.pk}/progress"):
+            asked["progress"] += 1
+
+    page = logged_in
+    page.on("request", count)
+    page.goto(f"{live_server.url}/deployments/{deployment.pk}/")
+    while asked["log"] < 6:
+        page.wait_for_event("request")
+    # Nothing moved while it waited for a worker: the status part is not asked for every tick
+    # (only with new lines, at the end, or every 5 s), where it used to be.
+    assert asked["progress"] * 2 <= asked["log"], asked
+
+    worker = start_qcluster()
+    try:
+        wait_until(page, "Succeeded")
+    finally:
+        stop(worker)
+    expect(page.locator("#progress")).to_contain_text("2 of 2 ready")
