@@ -5,11 +5,11 @@
 Starts a PostgreSQL of its own, gunicorn (common.Gunicorn), the sandbox cluster with pods ready
 at once and a real `manage.py qcluster`. Every deployment is hello-world with an image of its
 own, so each rolls out new pods. Half are asked for with POST /api/deployments and followed as a
-client does: GET /api/deployments/{id} every `--client-poll` seconds (the CLI's 0.5 s) until the
-status is final. The other half are asked for with the Deploy button (the form's POST, which
-answers with a redirect) and followed as the deployment page does (a model of
-static/deployment.js, old or new: the page, then each tick the log and the progress part), until
-the progress part says the deployment has finished.
+client does: GET /api/deployments/{id} every `--client-poll` seconds (the CLI's 0.25 s for a
+deployment's first 10 s, kubernaut_cli/follow.py) until the status is final. The other half are
+asked for with the Deploy button (the form's POST, which answers with a redirect) and followed as
+the deployment page does (a model of static/deployment.js, old or new: the page, then each tick
+the log and the progress part), until the progress part says the deployment has finished.
 
 The breakdown comes from the deployment's row, django-q's record of its task and its log:
 click -> row created (the request), created -> queued (the rest of the request's transaction,
@@ -366,7 +366,8 @@ def main() -> None:
     parser.add_argument("--deployments", type=int, default=24,
                         help="per configuration: half by API, half by page")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=4, help="turns each configuration takes")
-    parser.add_argument("--client-poll", type=float, default=0.5, help="the CLI's poll (s)")
+    parser.add_argument("--client-poll", type=float, default=0.25,
+                        help="the CLI's poll in a deployment's first 10 s")  # fmt: skip
     parser.add_argument("--idle-seconds", type=float, default=15,
                         help="how long to count an idle qcluster's queries (0: not)")  # fmt: skip
     parser.add_argument("--old-tree", help="the code before the change, to compare in one run")
@@ -460,7 +461,7 @@ def main() -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-CLIENT_POLL = 0.5
+CLIENT_POLL = 0.25
 RELEASE_ID = NAMESPACE_ID = 0
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ EXIT_TIMED_OUT = 70
 AWAITING_APPROVAL = "awaiting_approval"
 APPROVAL_POLL_SECONDS = 2
 POLL_SECONDS = 0.5
+# Most deployments end within seconds: look four times a second for the first ten, as the
+# deployment page does (docs/performance.md, Deploy latency), then every POLL_SECONDS.
+EARLY_POLL_SECONDS = 0.25
+EARLY_SECONDS = 10
 # The server's clock starts when a worker takes the deployment, not when it was asked for:
 # wait a little longer than the timeout so the server can say `timed_out` itself.
 GRACE_SECONDS = 30
@@ -34,7 +38,8 @@ def until_finished(
     client: Client, deployment_id: int, *, wait_seconds: float, poll: float = POLL_SECONDS
 ) -> int:
     """Print new log lines until the deployment ends; the exit code says how it ended."""
-    give_up_at = time.monotonic() + wait_seconds + GRACE_SECONDS
+    started = time.monotonic()
+    give_up_at = started + wait_seconds + GRACE_SECONDS
     after = 0
     warned = False
     rollback_coming = False
@@ -84,8 +89,12 @@ def until_finished(
             )
             return EXIT_TIMED_OUT
         # Approvers take minutes or hours: no need to ask twice a second meanwhile.
-        waiting = page["status"] == AWAITING_APPROVAL
-        time.sleep(max(poll, APPROVAL_POLL_SECONDS) if waiting else poll)
+        if page["status"] == AWAITING_APPROVAL:
+            time.sleep(max(poll, APPROVAL_POLL_SECONDS))
+        elif time.monotonic() - started < EARLY_SECONDS:
+            time.sleep(min(poll, EARLY_POLL_SECONDS))
+        else:
+            time.sleep(poll)
 
 
 def outcome(
