@@ -132,6 +132,7 @@ PAGE_PARAMETERS = [
         description="Page size, 1-500 (default 50)",
     ),
 ]
+PAGE_PARAMETER_NAMES = {parameter.name for parameter in PAGE_PARAMETERS}
 
 
 def paginated(serializer_class: type[serializers.Serializer]) -> type[serializers.Serializer]:
@@ -197,13 +198,8 @@ def page_of_json_rows(request, fetch: Callable[..., list[dict]]) -> HttpResponse
 def iso_time_sql(column: str) -> str:
     """SQL writing a timestamptz column as iso_time writes it in Python (seconds, then
     microseconds unless they are 0, in UTC as Z), for JSON that PostgreSQL builds."""
-    utc = f"({column} AT TIME ZONE 'UTC')"
-    return (
-        f"CASE WHEN {column} IS NULL THEN NULL ELSE "
-        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-        f"CASE WHEN mod(date_part('microseconds', {utc})::bigint, 1000000) = 0 THEN '' "
-        f"ELSE to_char({utc}, '.US') END || 'Z' END"
-    )
+    written = f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    return f"replace({written}, '.000000Z', 'Z')"
 
 
 def iso_time(value) -> str | None:

@@ -11,7 +11,14 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from kubernaut.api import PAGE_PARAMETERS, Conflict, api_base_url, page_of_json_rows, paginated
+from kubernaut.api import (
+    PAGE_PARAMETER_NAMES,
+    PAGE_PARAMETERS,
+    Conflict,
+    api_base_url,
+    page_of_json_rows,
+    paginated,
+)
 from kubernaut.schema import error_response
 from releases import compare as comparing
 from releases import selectors, services
@@ -82,11 +89,12 @@ class ReleaseListApi(APIView):
         responses=paginated(ReleaseSerializer),
     )
     def get(self, request):
-        filters = ReleaseFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        fetch = functools.partial(
-            selectors.release_page, api_base_url({"request": request}), filters.validated_data
-        )
+        given = {}
+        if request.query_params.keys() - PAGE_PARAMETER_NAMES:
+            filters = ReleaseFilterSerializer(data=request.query_params)
+            filters.is_valid(raise_exception=True)
+            given = filters.validated_data
+        fetch = functools.partial(selectors.release_page, api_base_url({"request": request}), given)
         return page_of_json_rows(request, fetch)
 
     @extend_schema(
