@@ -97,7 +97,7 @@ class NewestFirstPagination(CursorPagination):
         self.request = request
         self.page_size = self.get_page_size(request)
         self.base_url = request.build_absolute_uri()
-        self.ordering = (self.ordering,)
+        self.ordering = (type(self).ordering,)
         self.cursor = self.decode_cursor(request)
         offset, reverse, position = self.cursor or (0, False, None)
         position = None if position is None else int(position)
