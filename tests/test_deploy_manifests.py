@@ -7,7 +7,6 @@ import http.client
 import os
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -218,14 +217,22 @@ def test_web_keep_alive_can_be_turned_off(empty_database):
         client.close()
 
 
-def test_worker_starts_and_stops_on_sigterm(db):
-    worker = subprocess.Popen(
-        [str(ENTRYPOINT), "worker"],
-        env=entrypoint_env(database_url(connection.settings_dict["NAME"])),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    time.sleep(3)
-    assert worker.poll() is None, worker.stderr.read()
-    worker.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=30) == 0
-    worker.stderr.close()
+def test_worker_starts_and_stops_on_sigterm(db, tmp_path):
+    log = tmp_path / "worker.log"
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [str(ENTRYPOINT), "worker"],
+            env=entrypoint_env(database_url(connection.settings_dict["NAME"])),
+            stdout=subprocess.DEVNULL, stderr=output, start_new_session=True,
+        )  # fmt: skip
+    try:
+        # Until the cluster says it runs (its signal handlers are in place by then): a SIGTERM
+        # sent while it was still starting, on a loaded machine, killed it outright.
+        wait_for(lambda: worker.poll() is not None or " running." in log.read_text(), 60)
+        assert worker.poll() is None, log.read_text()
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
