@@ -220,3 +220,20 @@ def throwaway_kubernaut(name: str, *, durable: bool = True) -> Iterator[Throwawa
         postgres.stop(server_dir)
         shutil.rmtree(postgres.reachable_dir(server_dir), ignore_errors=True)
         shutil.rmtree(server_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def sandbox_process(kubeconfig: Path) -> Iterator[None]:
+    """The sandbox cluster in a process of its own (out of the benchmark's GIL), pods ready at
+    once, its kubeconfig written to `kubeconfig`; stopped afterwards."""
+    sandbox = subprocess.Popen(
+        [PYTHON, "-m", "sandbox", "--port", "0", "--kubeconfig", str(kubeconfig),
+         "--ready-delay", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    sandbox.stdout.readline()  # it prints its address once it listens
+    try:
+        yield
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)

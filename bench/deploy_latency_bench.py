@@ -41,7 +41,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PYTHON, ROOT, manage, server_env, session_cookie, throwaway_kubernaut  # noqa: E402
+from common import (  # noqa: E402
+    PYTHON,
+    ROOT,
+    manage,
+    sandbox_process,
+    server_env,
+    session_cookie,
+    throwaway_kubernaut,
+)
 
 NAMESPACE = "latency"
 CLUSTER = "latency-sandbox"
@@ -390,13 +398,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="deploy-latency-"))
     with throwaway_kubernaut("latency", durable=False) as kubernaut:
         kubeconfig = folder / "kubeconfig"
-        sandbox = subprocess.Popen(
-            [PYTHON, "-m", "sandbox", "--port", "0", "--kubeconfig", str(kubeconfig),
-             "--ready-delay", "0"],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        sandbox.stdout.readline()
-        try:
+        with sandbox_process(kubeconfig):
             manage("register_cluster", CLUSTER, "--kubeconfig", str(kubeconfig),
                    "--namespace", NAMESPACE, "--create-namespaces")  # fmt: skip
             manage("seed_hello_world")
@@ -422,9 +424,6 @@ def main() -> None:
                               args.idle_seconds if round_number == 0 else 0)  # fmt: skip
                     number += per_round + 1
                     print(f"round {round_number + 1}: {config.name} done", flush=True)
-        finally:
-            sandbox.terminate()
-            sandbox.wait(timeout=10)
     load_after = os.getloadavg()
     print(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average (1, 5, 15 min) "
           f"before {loads(load_before)}, after {loads(load_after)}; "

@@ -164,10 +164,10 @@ def _run_in_child(
     wall_seconds: float,
     cpu_seconds: int,
     memory: int,
-    memo_key: str | None = None,
-    memos: _Memos | None = None,
+    memo_key: str | None,
+    memos: _Memos,
 ):
-    memo = False if memo_key is None or memos is None else memos.get(memo_key)
+    memo = False if memo_key is None else memos.get(memo_key)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -196,7 +196,7 @@ def _run_in_child(
     memo_end = _HEADER.size + _HEADER.unpack(data[: _HEADER.size])[0]
     if memo_end >= len(data):
         return ("crashed", _describe_exit(status))
-    if memo_key is not None and memos is not None:
+    if memo_key is not None:
         memos.put(memo_key, data[_HEADER.size : memo_end])
     # Passed on unread: the helper does not unpickle what the child wrote.
     return ("answer", data[memo_end:])
