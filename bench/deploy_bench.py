@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PYTHON, ROOT, manage, server_env  # noqa: E402
+from common import PYTHON, ROOT, manage, sandbox_process, server_env  # noqa: E402
 
 NAMESPACES = [f"bench-ns-{n}" for n in range(20)]
 
@@ -31,71 +31,69 @@ def main() -> None:
     os.environ.update(env)
     folder = Path(tempfile.mkdtemp(prefix="deploy-bench-"))
     kubeconfig = folder / "kubeconfig"
-    sandbox = subprocess.Popen(
-        [PYTHON, "-m", "sandbox", "--port", "0", "--kubeconfig", str(kubeconfig),
-         "--ready-delay", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    sandbox.stdout.readline()
-    worker = None
-    try:
-        namespace_args = [arg for name in NAMESPACES for arg in ("--namespace", name)]
-        manage("register_cluster", "bench-sandbox", "--kubeconfig", str(kubeconfig),
-               *namespace_args, "--create-namespaces")  # fmt: skip
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kubernaut.settings")
-        sys.path.insert(0, str(ROOT))
-        import django
+    with sandbox_process(kubeconfig):
+        worker = None
+        try:
+            namespace_args = [arg for name in NAMESPACES for arg in ("--namespace", name)]
+            manage("register_cluster", "bench-sandbox", "--kubeconfig", str(kubeconfig),
+                   *namespace_args, "--create-namespaces")  # fmt: skip
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kubernaut.settings")
+            sys.path.insert(0, str(ROOT))
+            import django
 
-        django.setup()
-        from django.contrib.auth import get_user_model
+            django.setup()
+            from django.contrib.auth import get_user_model
 
-        from clusters.models import Cluster, Namespace
-        from deployments import services
-        from deployments.models import Deployment
-        from releases.models import Release
+            from clusters.models import Cluster, Namespace
+            from deployments import services
+            from deployments.models import Deployment
+            from releases.models import Release
 
-        user, _ = get_user_model().objects.get_or_create(username="bench-deployer")
-        release = Release.objects.filter(service__name="hello-world").first()
-        if release is None:
-            manage("ensure_admin")
-            manage("seed_hello_world")
-            release = Release.objects.get(service__name="hello-world")
-        targets = list(
-            Namespace.objects.filter(
-                cluster__name="bench-sandbox", cluster__deleted_at__isnull=True, name__in=NAMESPACES
+            # A superuser holds every role (teams/access.py): the benchmark measures deploying.
+            user, _ = get_user_model().objects.update_or_create(
+                username="bench-deployer", defaults={"is_superuser": True}
             )
-        )
-        worker = subprocess.Popen(
-            [PYTHON, "manage.py", "qcluster"], cwd=ROOT,
-            env={**env, "KUBERNAUT_WORKERS": str(args.workers)},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        time.sleep(3)  # let the cluster start its workers before the clock starts
-        started = time.monotonic()
-        ids = [
-            services.create_deployment(
-                release=release, namespace=targets[n % len(targets)], attributes={}, user=user
-            ).pk
-            for n in range(args.deployments)
-        ]
-        while Deployment.objects.filter(pk__in=ids, status__in=["pending", "running"]).exists():
-            time.sleep(0.1)
-        elapsed = time.monotonic() - started
-        statuses = dict(
-            Deployment.objects.filter(pk__in=ids)
-            .values_list("status")
-            .annotate(n=django.db.models.Count("id"))
-        )
-        print(f"{args.deployments} deployments with {args.workers} workers in {elapsed:.1f} s: "
-              f"{args.deployments / elapsed:.1f} deployments/s; {statuses}")  # fmt: skip
-        # Out of the way of other benchmarks on this database (the overview's columns).
-        Cluster.objects.get(name="bench-sandbox").soft_delete(by=user)
-    finally:
-        if worker:
-            worker.terminate()
-            worker.wait(timeout=60)
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
+            release = Release.objects.filter(service__name="hello-world").first()
+            if release is None:
+                manage("ensure_admin")
+                manage("seed_hello_world")
+                release = Release.objects.get(service__name="hello-world")
+            targets = list(
+                Namespace.objects.filter(
+                    cluster__name="bench-sandbox",
+                    cluster__deleted_at__isnull=True,
+                    name__in=NAMESPACES,
+                )
+            )
+            worker = subprocess.Popen(
+                [PYTHON, "manage.py", "qcluster"], cwd=ROOT,
+                env={**env, "KUBERNAUT_WORKERS": str(args.workers)},
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            time.sleep(3)  # let the cluster start its workers before the clock starts
+            started = time.monotonic()
+            ids = [
+                services.create_deployment(
+                    release=release, namespace=targets[n % len(targets)], attributes={}, user=user
+                ).pk
+                for n in range(args.deployments)
+            ]
+            while Deployment.objects.filter(pk__in=ids, status__in=["pending", "running"]).exists():
+                time.sleep(0.1)
+            elapsed = time.monotonic() - started
+            statuses = dict(
+                Deployment.objects.filter(pk__in=ids)
+                .values_list("status")
+                .annotate(n=django.db.models.Count("id"))
+            )
+            print(f"{args.deployments} deployments with {args.workers} workers in {elapsed:.1f} s: "
+                  f"{args.deployments / elapsed:.1f} deployments/s; {statuses}")  # fmt: skip
+            # Out of the way of other benchmarks on this database (the overview's columns).
+            Cluster.objects.get(name="bench-sandbox").soft_delete(by=user)
+        finally:
+            if worker:
+                worker.terminate()
+                worker.wait(timeout=60)
 
 
 if __name__ == "__main__":
